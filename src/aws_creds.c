@@ -1,0 +1,1 @@
+/* aws_creds.c - placeholder: being written. */

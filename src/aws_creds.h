@@ -1,0 +1,1 @@
+/* aws_creds.h - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* aws_creds_files.c - placeholder: being written. */

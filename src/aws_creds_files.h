@@ -1,0 +1,1 @@
+/* aws_creds_files.h - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* aws_creds_remote.c - placeholder: being written. */

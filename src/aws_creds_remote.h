@@ -1,0 +1,1 @@
+/* aws_creds_remote.h - placeholder: being written. */

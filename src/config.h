@@ -1,0 +1,163 @@
+/* config.h - tokend.conf: INI parsed with libinih into an immutable struct.
+ *
+ * A loaded config is never modified: SIGHUP builds a new one and the daemon
+ * swaps it in, so every pointer into a config stays valid until the config
+ * that holds it is freed. Every key is described in tokend.conf(5).
+ */
+#ifndef TOKEND_CONFIG_H
+#define TOKEND_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "log.h"
+
+struct secret;
+
+enum token_type {
+	TOKEN_TYPE_OAUTH2,
+	TOKEN_TYPE_AUTH0, /* oauth2 with token_url https://DOMAIN/oauth/token */
+	TOKEN_TYPE_RDS,
+	TOKEN_TYPE_ELASTICACHE,
+};
+
+enum oauth2_auth {
+	OAUTH2_AUTH_POST,  /* client_secret_post: id and secret in the body */
+	OAUTH2_AUTH_BASIC, /* client_secret_basic: Authorization: Basic */
+};
+
+enum oauth2_body {
+	OAUTH2_BODY_FORM, /* application/x-www-form-urlencoded (RFC 6749) */
+	OAUTH2_BODY_JSON, /* application/json (Auth0's default) */
+};
+
+enum ssm_format {
+	SSM_FORMAT_JSON,  /* {"v":1,"token":...,"expires_at":...} */
+	SSM_FORMAT_VALUE, /* raw token in Value, expires:EPOCH_MS in Description */
+};
+
+enum coordinate {
+	COORDINATE_SSM_LOCK,
+	COORDINATE_NONE,
+};
+
+enum aws_creds_mode {
+	AWS_CREDS_CHAIN,
+	AWS_CREDS_ENV,
+	AWS_CREDS_PROFILE,
+	AWS_CREDS_WEB_IDENTITY,
+	AWS_CREDS_ECS,
+	AWS_CREDS_IMDS,
+};
+
+/* A configured secret. Literal, env:NAME and file:/path values are
+ * resolved when the config loads (so a missing variable is a config error
+ * with its line); ssm:/path[#KEY] is resolved at run time. */
+struct config_secret {
+	char *ref;	      /* as written, minus literals: "env:X", "ssm:/p#k", "literal" */
+	struct secret *value; /* NULL until resolved (ssm:) or when unset */
+	char *ssm_name;	      /* ssm: references only */
+	char *ssm_key;	      /* JSON key after '#', or NULL */
+	int line;
+};
+
+struct token_def {
+	char *name;
+	enum token_type type;
+	int line; /* the [token "NAME"] line */
+
+	/* oauth2 / auth0 */
+	char *token_url; /* derived from domain for auth0 */
+	char *domain;
+	char *client_id;
+	struct config_secret client_secret;
+	enum oauth2_auth client_auth;
+	enum oauth2_body request_format;
+	char *audience;
+	char *scope;
+
+	/* rds / elasticache */
+	char *host;
+	int port;
+	char *user;
+	char *region; /* NULL: the [aws] region */
+	char *cache;
+	bool serverless;
+
+	/* scheduling, in milliseconds; -1 means "derive from the lifetime" */
+	int64_t refresh_before_ms;
+	int64_t jitter_ms;
+	int64_t min_remaining_ms;
+	int64_t request_timeout_ms;
+
+	/* persistence and fleet coordination (SSM) */
+	char *ssm_parameter; /* NULL: not persisted */
+	char *ssm_type;	     /* "SecureString" or "String" */
+	char *ssm_kms_key_id;
+	char *ssm_tier; /* "Standard" or "Advanced" */
+	enum ssm_format ssm_format;
+	enum coordinate coordinate;
+	int64_t issuer_budget; /* 0: no budget */
+
+	/* access control by peer credentials; none configured: socket perms */
+	uid_t *allow_uids;
+	size_t n_allow_uids;
+	gid_t *allow_gids;
+	size_t n_allow_gids;
+};
+
+struct config_daemon {
+	char *socket_path;
+	mode_t socket_mode;
+	char *socket_group; /* NULL: the process's group */
+	enum log_format log_format;
+	int log_level; /* syslog priority */
+	int64_t startup_timeout_ms;
+	int max_connections;
+	int64_t idle_timeout_ms;
+	size_t max_header_size;
+	size_t max_body_size;
+	uid_t *admin_uids;
+	size_t n_admin_uids;
+};
+
+struct config_aws {
+	char *region; /* NULL: AWS_REGION, then AWS_DEFAULT_REGION */
+	enum aws_creds_mode credentials;
+	char *profile; /* credentials = profile:NAME */
+};
+
+struct config {
+	char *path;
+	struct config_daemon daemon;
+	struct config_aws aws;
+	struct token_def **tokens;
+	size_t ntokens;
+};
+
+/* Loads and validates path. On failure err->msg is "FILE:LINE: reason"
+ * and err->code ERR_CONFIG (ERR_IO if the file cannot be read). */
+int config_load(const char *path, struct config **out, struct err *err);
+/* The same from memory; name stands for the file in messages. */
+int config_load_string(const char *text, const char *name, struct config **out,
+		       struct err *err);
+void config_free(struct config *cfg);
+
+const struct token_def *config_find_token(const struct config *cfg, const char *name);
+/* True when two definitions would obtain the same tokens (reload keeps
+ * the value and timers of such a token). */
+bool config_token_def_equal(const struct token_def *a, const struct token_def *b);
+/* True when the token needs AWS credentials (rds, elasticache, ssm). */
+bool config_needs_aws(const struct config *cfg);
+
+/* "90", "90s", "5m", "2h", "1500ms" to milliseconds. 0 or -1. */
+int config_parse_duration(const char *s, int64_t *ms);
+/* Token names: [A-Za-z0-9._-]{1,64}. */
+bool config_valid_token_name(const char *name);
+
+const char *config_token_type_name(enum token_type type);
+
+#endif

@@ -1,0 +1,70 @@
+/* http_client.h - asynchronous HTTP(S) requests: libcurl multi driven by
+ * the libevent loop. No call here ever blocks.
+ *
+ * TLS peers are verified; plain http:// is refused except for loopback
+ * hosts (127.0.0.0/8, ::1, localhost) and the link-local AWS metadata
+ * endpoints (169.254.169.254, 169.254.170.2, 169.254.170.23, fd00:ec2::23,
+ * fd00:ec2::254). Responses are capped at 1 MiB.
+ */
+#ifndef TOKEND_HTTP_CLIENT_H
+#define TOKEND_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct event_base;
+struct http_client;
+struct http_call;
+
+#define HTTP_CLIENT_MAX_BODY (1024 * 1024)
+
+struct http_request {
+	const char *method; /* "GET", "POST", "PUT" */
+	const char *url;
+	const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
+	const char *body;	    /* may be NULL */
+	size_t body_len;
+	long timeout_ms; /* whole transfer; 0: 10 s */
+};
+
+struct http_header {
+	char *name; /* as received */
+	char *value;
+};
+
+struct http_response {
+	struct err err; /* ERR_OK when an HTTP answer arrived, whatever its status */
+	long status;
+	char *body; /* NUL-terminated; body_len excludes the NUL */
+	size_t body_len;
+	struct http_header *headers;
+	size_t nheaders;
+	int64_t elapsed_ms;
+};
+
+/* resp is valid only during the call; copy what you keep. */
+typedef void http_done_fn(const struct http_response *resp, void *arg);
+
+struct http_client *http_client_new(struct event_base *base, struct err *err);
+/* Cancels every call under way (their callbacks are not called). */
+void http_client_free(struct http_client *client);
+
+/* Starts req (copied; nothing is borrowed after return). cb is called
+ * exactly once, later, from the loop, unless the call is cancelled. NULL
+ * with err when the request is refused (bad URL, plain http to a remote
+ * host). */
+struct http_call *http_client_start(struct http_client *client,
+				    const struct http_request *req, http_done_fn *cb,
+				    void *arg, struct err *err);
+/* Abandons a call: its callback will not run. NULL does nothing. */
+void http_call_cancel(struct http_call *call);
+
+/* Case-insensitive lookup; NULL when absent. */
+const char *http_response_header(const struct http_response *resp, const char *name);
+
+/* True for URLs this client may fetch over plain http://. */
+int http_client_url_allowed(const char *url, struct err *err);
+
+#endif

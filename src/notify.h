@@ -1,0 +1,1 @@
+/* notify.h - placeholder: being written. */

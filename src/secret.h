@@ -1,0 +1,31 @@
+/* secret.h - immutable, reference-counted secret buffers.
+ *
+ * A token value or a client secret lives in one struct secret. The token
+ * table holds a reference; a reply in progress takes its own, so swapping
+ * in a new value never frees bytes that are still being written out. The
+ * last unref wipes the bytes with OPENSSL_cleanse before freeing them.
+ */
+#ifndef TOKEND_SECRET_H
+#define TOKEND_SECRET_H
+
+#include <stddef.h>
+
+struct secret {
+	unsigned refs;
+	size_t len;
+	char data[]; /* len bytes and a NUL */
+};
+
+/* Copies len bytes of data; never NULL (out of memory aborts). */
+struct secret *secret_new(const char *data, size_t len);
+struct secret *secret_new_str(const char *s);
+struct secret *secret_ref(struct secret *s);
+/* Drops a reference; NULL does nothing. */
+void secret_unref(struct secret *s);
+
+/* Wipes and frees a NUL-terminated heap string; NULL does nothing. */
+void secret_free_str(char *s);
+/* Wipes and frees len bytes at p; NULL does nothing. */
+void secret_free_mem(void *p, size_t len);
+
+#endif

@@ -1,0 +1,1 @@
+/* sigv4.h - placeholder: being written. */

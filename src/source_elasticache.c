@@ -1,0 +1,1 @@
+/* source_elasticache.c - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* source_elasticache.h - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* source_oauth2.c - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* source_rds.c - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* source_rds.h - placeholder: being written. */

@@ -1,0 +1,1 @@
+/* token.c - placeholder: being written. */

@@ -1,0 +1,156 @@
+/* token.h - the token table: each token's value, state and refresh timer.
+ *
+ * token.c owns the lifecycle and scheduling. It obtains values through a
+ * source (oauth2, rds, elasticache, possibly wrapped by the SSM store)
+ * behind a small vtable, and knows nothing of how they are fetched or
+ * served. Values are refcounted secrets: a refresh swaps in a new one; a
+ * reader that wants to keep a value takes its own reference.
+ */
+#ifndef TOKEND_TOKEN_H
+#define TOKEND_TOKEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "log.h"
+
+struct event_base;
+struct event;
+struct secret;
+
+#define tlog_error(tok, ...) log_write(LOG_ERR, "token", (tok)->name, __VA_ARGS__)
+#define tlog_warn(tok, ...) log_write(LOG_WARNING, "token", (tok)->name, __VA_ARGS__)
+#define tlog_notice(tok, ...) log_write(LOG_NOTICE, "token", (tok)->name, __VA_ARGS__)
+#define tlog_info(tok, ...) log_write(LOG_INFO, "token", (tok)->name, __VA_ARGS__)
+#define tlog_debug(tok, ...) log_write(LOG_DEBUG, "token", (tok)->name, __VA_ARGS__)
+
+enum token_state {
+	TOKEN_EMPTY,	  /* no value yet, first fetch under way or pending */
+	TOKEN_VALID,	  /* a value with more than min_remaining left */
+	TOKEN_REFRESHING, /* a value is being served and a fetch is under way */
+	TOKEN_RETRYING,	  /* the last fetch failed; a retry is scheduled */
+	TOKEN_EXPIRED,	  /* the value fell under min_remaining; not served */
+};
+
+enum token_origin {
+	TOKEN_ORIGIN_NONE,
+	TOKEN_ORIGIN_ISSUER, /* fetched from the OAuth2 issuer */
+	TOKEN_ORIGIN_SSM,    /* adopted from SSM Parameter Store */
+	TOKEN_ORIGIN_SIGNER, /* signed locally (SigV4) */
+};
+
+/* What a source hands back. On success value is set (ownership passes to
+ * the receiver) and err.code is ERR_OK. */
+struct token_result {
+	struct err err;
+	struct secret *value;
+	char token_type[32]; /* "Bearer"; empty for IAM tokens */
+	int64_t issued_at_ms;
+	int64_t expires_at_ms;
+	enum token_origin origin;
+	int64_t retry_after_ms; /* > 0 when the peer said when to retry */
+	int http_status;	/* the issuer's status, 0 if none */
+};
+
+typedef void token_fetch_done_fn(struct token_result *res, void *arg);
+
+/* A source obtains values. start_fetch calls done exactly once, never from
+ * inside start_fetch itself, unless cancel is called first. Only one fetch
+ * is under way per source at a time. */
+struct token_source_ops {
+	const char *name;
+	int (*start_fetch)(void *impl, token_fetch_done_fn *done, void *arg);
+	void (*cancel)(void *impl);
+	void (*free)(void *impl);
+};
+
+struct token_source {
+	const struct token_source_ops *ops;
+	void *impl;
+};
+
+struct token_timing {
+	int64_t refresh_before_ms;
+	int64_t jitter_ms;
+	int64_t min_remaining_ms;
+};
+
+/* Read-only outside token.c. */
+struct token {
+	char *name;
+	const struct token_def *def; /* borrowed from the running config */
+	struct token_table *table;
+	enum token_state state;
+	enum token_origin origin;
+	struct secret *value; /* NULL when none */
+	char token_type[32];
+	int64_t issued_at_ms;
+	int64_t expires_at_ms;
+	int64_t refreshed_at_ms; /* wall time the value was installed */
+	uint64_t version;	 /* 0: never had a value; +1 per new value */
+	struct err last_error;	 /* ERR_OK when the last fetch succeeded */
+	int64_t last_error_at_ms;
+	unsigned attempt; /* consecutive failures */
+	uint64_t refreshes, failures;
+	struct token_timing timing;
+
+	struct token_source source;
+	struct event *timer;
+	bool fetching;
+	bool removed;
+};
+
+typedef void token_change_fn(struct token *tok, void *arg);
+
+struct token_table *token_table_new(struct event_base *base);
+/* Stops every timer and fetch and frees every token. NULL does nothing. */
+void token_table_free(struct token_table *table);
+
+/* Adds a token for def, taking ownership of src. The token schedules its
+ * first fetch when token_table_start is called (or at once if the table
+ * is already started). */
+struct token *token_table_add(struct token_table *table, const struct token_def *def,
+			      struct token_source src);
+/* Stops and frees one token. */
+void token_table_remove(struct token_table *table, struct token *tok);
+void token_table_start(struct token_table *table);
+
+struct token *token_table_find(struct token_table *table, const char *name);
+size_t token_table_count(const struct token_table *table);
+struct token *token_table_at(struct token_table *table, size_t i);
+/* True when every token can be served now. */
+bool token_table_all_valid(struct token_table *table);
+
+/* Called after every change of a token's value or state (long-poll
+ * watchers, readiness, metrics). */
+void token_table_set_observer(struct token_table *table, token_change_fn *fn, void *arg);
+
+/* Asks for a refresh now (POST /refresh). -1 with err if one is under
+ * way already or not allowed. */
+int token_refresh_now(struct token *tok, struct err *err);
+
+/* True when tok's value may be served at now_ms: it exists and has at
+ * least min_remaining left. Otherwise fills why (for the 503 reason). */
+bool token_servable(const struct token *tok, int64_t now_ms, struct err *why);
+
+const char *token_state_name(enum token_state state);
+const char *token_origin_name(enum token_origin origin);
+
+/* Pure scheduling maths, unit tested. */
+
+/* Fills timing from def, deriving unset values from the value's lifetime:
+ * refresh_before = lifetime/3, jitter = lifetime/10, min_remaining = 60 s
+ * (lifetime/10 for lifetimes under 10 minutes). */
+void token_timing_derive(const struct token_def *def, int64_t lifetime_ms,
+			 struct token_timing *out);
+/* Delay until the next refresh: expires_at - refresh_before - jitter*rnd,
+ * where rnd in [0,1) comes from rnd32/2^32; never negative. */
+int64_t token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
+			    const struct token_timing *timing, uint32_t rnd32);
+/* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)],
+ * base 1 s, cap 60 s; at least retry_after_ms when the peer asked. */
+int64_t token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
+
+#endif

@@ -1,0 +1,1 @@
+/* token_json.c - placeholder: being written. */

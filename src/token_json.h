@@ -1,0 +1,1 @@
+/* token_json.h - placeholder: being written. */
