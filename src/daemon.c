@@ -1,1 +1,282 @@
-/* daemon.c - placeholder: being written. */
+/* daemon.c - wiring: config to sources, tokens, server and systemd. */
+#include "daemon.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "aws_creds.h"
+#include "config.h"
+#include "http_client.h"
+#include "log.h"
+#include "notify.h"
+#include "server.h"
+#include "source_elasticache.h"
+#include "source_oauth2.h"
+#include "source_rds.h"
+#include "timeutil.h"
+#include "token.h"
+
+static int
+make_source(struct daemon *d, const struct token_def *def, struct token_source *src,
+	    struct err *err)
+{
+	switch (def->type) {
+	case TOKEN_TYPE_OAUTH2:
+	case TOKEN_TYPE_AUTH0:
+		return source_oauth2_new(def, d->http, src, err);
+	case TOKEN_TYPE_RDS:
+		return source_rds_new(def, d->creds, src, err);
+	case TOKEN_TYPE_ELASTICACHE:
+		return source_elasticache_new(def, d->creds, src, err);
+	}
+	return err_set(err, ERR_INTERNAL, "unknown token type %d", (int)def->type);
+}
+
+/* One line for systemd's STATUS= and `systemctl status`. */
+static void
+update_status(struct daemon *d)
+{
+	char missing[160] = "";
+	size_t n = token_table_count(d->tokens), valid = 0, off = 0;
+	int64_t now = timeutil_wall_ms();
+	char status[sizeof(d->status)];
+
+	for (size_t i = 0; i < n; i++) {
+		struct token *tok = token_table_at(d->tokens, i);
+
+		if (token_servable(tok, now, NULL)) {
+			valid++;
+		} else if (off < sizeof(missing)) {
+			int w = snprintf(missing + off, sizeof(missing) - off, "%s%s",
+					 off ? ", " : "", tok->name);
+			off += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (valid == n)
+		snprintf(status, sizeof(status), "%zu/%zu tokens valid", valid, n);
+	else
+		snprintf(status, sizeof(status), "%zu/%zu tokens valid; waiting for: %s",
+			 valid, n, missing);
+	if (strcmp(status, d->status) != 0) {
+		memcpy(d->status, status, sizeof(status));
+		notify_status("%s", status);
+	}
+}
+
+static void
+become_ready(struct daemon *d, const char *why)
+{
+	if (d->ready)
+		return;
+	d->ready = true;
+	if (d->startup_timer != NULL)
+		event_del(d->startup_timer);
+	log_notice("ready (%s): %s", why, d->status);
+	notify_ready();
+}
+
+static void
+on_token_change(struct token *tok, void *arg)
+{
+	struct daemon *d = arg;
+
+	server_token_changed(d->server, tok);
+	update_status(d);
+	if (!d->ready && token_table_all_valid(d->tokens))
+		become_ready(d, "every token holds a valid value");
+}
+
+static void
+on_startup_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	update_status(d);
+	log_warn("startup_timeout passed before every token was valid");
+	become_ready(d, "startup_timeout passed");
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	/* The loop ran this callback on time: that is the health we report. */
+	notify_watchdog();
+}
+
+static void
+on_credentials_change(void *arg)
+{
+	struct daemon *d = arg;
+	size_t n = token_table_count(d->tokens);
+
+	/* A token signed with the old credentials dies with them: re-sign now. */
+	for (size_t i = 0; i < n; i++) {
+		struct token *tok = token_table_at(d->tokens, i);
+
+		if (tok->def->type == TOKEN_TYPE_RDS ||
+		    tok->def->type == TOKEN_TYPE_ELASTICACHE)
+			(void)token_refresh_now(tok, NULL);
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (sig == SIGHUP) {
+		log_warn("SIGHUP: configuration reload is not supported yet; ignored");
+		return;
+	}
+	log_notice("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_stopping();
+	event_base_loopbreak(d->base);
+}
+
+static struct event_base *
+new_base(struct err *err)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base = NULL;
+
+	if (ec == NULL) {
+		err_set(err, ERR_INTERNAL, "event_config_new failed");
+		return NULL;
+	}
+	/* Coalesces epoll_ctl calls: about half of evhttp's per request. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (base == NULL)
+		err_set(err, ERR_INTERNAL, "event_base_new failed");
+	return base;
+}
+
+static int
+add_signals(struct daemon *d, struct err *err)
+{
+	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	if (d->sigterm == NULL || d->sigint == NULL || d->sighup == NULL ||
+	    evsignal_add(d->sigterm, NULL) || evsignal_add(d->sigint, NULL) ||
+	    evsignal_add(d->sighup, NULL))
+		return err_set(err, ERR_INTERNAL, "cannot install signal handlers");
+	return 0;
+}
+
+static int
+add_tokens(struct daemon *d, struct err *err)
+{
+	const struct config *cfg = d->config;
+
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		struct token_source src;
+
+		if (make_source(d, cfg->tokens[i], &src, err) == -1) {
+			err_prefix(err, "token \"%s\"", cfg->tokens[i]->name);
+			return -1;
+		}
+		token_table_add(d->tokens, cfg->tokens[i], src);
+	}
+	return 0;
+}
+
+static void
+add_timers(struct daemon *d)
+{
+	uint64_t wd = notify_watchdog_usec();
+	struct timeval tv;
+
+	d->startup_timer = evtimer_new(d->base, on_startup_timeout, d);
+	tv.tv_sec = d->config->daemon.startup_timeout_ms / 1000;
+	tv.tv_usec = (d->config->daemon.startup_timeout_ms % 1000) * 1000;
+	evtimer_add(d->startup_timer, &tv);
+
+	if (wd > 0) {
+		wd /= 2;
+		tv.tv_sec = (time_t)(wd / 1000000);
+		tv.tv_usec = (suseconds_t)(wd % 1000000);
+		d->watchdog_timer = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+		event_add(d->watchdog_timer, &tv);
+	}
+}
+
+int
+daemon_init(struct daemon *d, struct config *cfg, struct err *err)
+{
+	int listen_fd;
+
+	memset(d, 0, sizeof(*d));
+	d->config = cfg;
+	if ((d->base = new_base(err)) == NULL)
+		return -1;
+	if (add_signals(d, err) == -1)
+		return -1;
+	if ((d->http = http_client_new(d->base, err)) == NULL)
+		return -1;
+	if (config_needs_aws(cfg)) {
+		d->creds = aws_creds_new(d->base, d->http, &cfg->aws, err);
+		if (d->creds == NULL)
+			return -1;
+		aws_creds_subscribe(d->creds, on_credentials_change, d);
+	}
+	d->tokens = token_table_new(d->base);
+	if (add_tokens(d, err) == -1)
+		return -1;
+
+	listen_fd = notify_listen_fd();
+	if (listen_fd == -2)
+		return err_set(err, ERR_CONFIG,
+			       "socket activation passed more than one socket");
+	d->server = server_new(d->base, &cfg->daemon, d->tokens, listen_fd, err);
+	if (d->server == NULL)
+		return -1;
+
+	token_table_set_observer(d->tokens, on_token_change, d);
+	add_timers(d);
+	return 0;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	log_notice("tokend %s started: %zu token(s), socket %s", PACKAGE_VERSION,
+		   d->config->ntokens, d->config->daemon.socket_path);
+	update_status(d);
+	token_table_start(d->tokens);
+	if (token_table_count(d->tokens) == 0)
+		become_ready(d, "no tokens configured");
+	if (event_base_dispatch(d->base) == -1) {
+		log_error("event loop failed");
+		return 1;
+	}
+	return d->exit_code;
+}
+
+void
+daemon_fini(struct daemon *d)
+{
+	/* Order matters: the server and the tokens hold calls into the HTTP
+	 * client and the credentials, which hold events of the base. */
+	server_free(d->server);
+	token_table_free(d->tokens);
+	aws_creds_free(d->creds);
+	http_client_free(d->http);
+	if (d->startup_timer != NULL)
+		event_free(d->startup_timer);
+	if (d->watchdog_timer != NULL)
+		event_free(d->watchdog_timer);
+	if (d->sigterm != NULL)
+		event_free(d->sigterm);
+	if (d->sigint != NULL)
+		event_free(d->sigint);
+	if (d->sighup != NULL)
+		event_free(d->sighup);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(d->config);
+	memset(d, 0, sizeof(*d));
+}

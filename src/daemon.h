@@ -1,1 +1,37 @@
-/* daemon.h - placeholder: being written. */
+/* daemon.h - the one object that ties tokend together: event loop, config,
+ * HTTP client, AWS credentials, token table and server. Created by main.c
+ * and passed down; there is no other global state. */
+#ifndef TOKEND_DAEMON_H
+#define TOKEND_DAEMON_H
+
+#include <stdbool.h>
+
+#include "err.h"
+
+struct config;
+
+struct daemon {
+	struct event_base *base;
+	struct config *config; /* owned */
+	struct http_client *http;
+	struct aws_creds *creds; /* NULL when no token needs AWS */
+	struct token_table *tokens;
+	struct server *server;
+
+	struct event *sigterm, *sigint, *sighup;
+	struct event *startup_timer, *watchdog_timer;
+	bool ready;
+	char status[256]; /* last STATUS= sent, to send only changes */
+	int exit_code;
+};
+
+/* Builds everything from cfg (ownership of cfg passes to d, also on
+ * failure). -1 with err when something cannot start (the socket is taken,
+ * a source cannot be built). */
+int daemon_init(struct daemon *d, struct config *cfg, struct err *err);
+/* Runs the loop until SIGTERM/SIGINT; returns the process exit code. */
+int daemon_run(struct daemon *d);
+/* Frees everything daemon_init built. Safe after a failed init. */
+void daemon_fini(struct daemon *d);
+
+#endif

@@ -1,2 +1,121 @@
-int main(void);
-int main(void) { return 1; }
+/* main.c - tokend: keeps short-lived credentials fresh and serves them
+ * over a Unix socket. Stays in the foreground: systemd or the container
+ * runtime supervises it. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG "/etc/tokend/tokend.conf"
+
+enum { EXIT_USAGE = 2 };
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: tokend [-c FILE] [--check-config] [--version]\n"
+		   "  -c, --config FILE   configuration file (default %s)\n"
+		   "      --check-config  validate the configuration and exit 0 or 2\n"
+		   "  -V, --version       print the version and exit\n"
+		   "  -h, --help          print this help and exit\n",
+		DEFAULT_CONFIG);
+}
+
+struct options {
+	const char *config_path;
+	int check_config;
+};
+
+/* Returns -1 to exit with `*status`. */
+static int
+parse_args(int argc, char **argv, struct options *opt, int *status)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opt->config_path = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opt->config_path = optarg; break;
+		case 'C': opt->check_config = 1; break;
+		case 'V':
+			printf("tokend %s\n", PACKAGE_VERSION);
+			*status = EXIT_SUCCESS;
+			return -1;
+		case 'h':
+			usage(stdout);
+			*status = EXIT_SUCCESS;
+			return -1;
+		default:
+			usage(stderr);
+			*status = EXIT_USAGE;
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tokend: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		*status = EXIT_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt = { 0 };
+	struct config *cfg = NULL;
+	struct daemon d;
+	struct err err = { 0 };
+	int status = EXIT_FAILURE;
+
+	if (parse_args(argc, argv, &opt, &status) == -1)
+		return status;
+
+	/* Tokens live in this process's memory: keep them out of core dumps
+	 * and away from ptrace by other processes of the same user. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (config_load(opt.config_path, &cfg, &err) == -1) {
+		fprintf(stderr, "tokend: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	if (opt.check_config) {
+		printf("%s: OK (%zu token%s)\n", opt.config_path, cfg->ntokens,
+		       cfg->ntokens == 1 ? "" : "s");
+		config_free(cfg);
+		return EXIT_SUCCESS;
+	}
+	log_setup(cfg->daemon.log_format, cfg->daemon.log_level);
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("curl_global_init failed");
+		config_free(cfg);
+		return EXIT_FAILURE;
+	}
+	if (daemon_init(&d, cfg, &err) == -1) {
+		log_error("cannot start: %s", err.msg);
+		status = err.code == ERR_CONFIG ? EXIT_USAGE : EXIT_FAILURE;
+	} else {
+		status = daemon_run(&d);
+	}
+	daemon_fini(&d);
+	curl_global_cleanup();
+	return status;
+}
