@@ -22,16 +22,23 @@ err_set(struct err *e, enum err_code code, const char *fmt, ...)
 void
 err_prefix(struct err *e, const char *fmt, ...)
 {
-	char prefix[ERR_MSG_MAX], old[ERR_MSG_MAX];
+	char buf[2 * ERR_MSG_MAX + 2];
 	va_list ap;
+	int n;
 
 	if (e == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	n = vsnprintf(buf, ERR_MSG_MAX, fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	if (n < 0)
+		return;
+	if (n >= ERR_MSG_MAX)
+		n = ERR_MSG_MAX - 1;
+	/* Longer than a message may be: cut, never overflow. */
+	snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", e->msg);
+	memcpy(e->msg, buf, ERR_MSG_MAX - 1);
+	e->msg[ERR_MSG_MAX - 1] = '\0';
 }
 
 void
