@@ -24,7 +24,7 @@ struct http_request {
 	const char *method; /* "GET", "POST", "PUT" */
 	const char *url;
 	const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
-	const char *body;	    /* may be NULL */
+	const char *body;           /* may be NULL */
 	size_t body_len;
 	long timeout_ms; /* whole transfer; 0: 10 s */
 };
@@ -44,27 +44,46 @@ struct http_response {
 	int64_t elapsed_ms;
 };
 
-/* resp is valid only during the call; copy what you keep. */
+/* resp is valid only during the call; copy what you keep. The body and
+ * header values are wiped when the callback returns. */
 typedef void http_done_fn(const struct http_response *resp, void *arg);
+
+/* Sees every response that arrived (resp->err.code == ERR_OK), just before
+ * its own callback runs; url has no query or fragment. The AWS code reads
+ * the Date header here to measure clock skew. It must not start, cancel or
+ * free anything. */
+typedef void http_observer_fn(const struct http_response *resp, const char *url,
+                              void *arg);
 
 struct http_client *http_client_new(struct event_base *base, struct err *err);
 /* Cancels every call under way (their callbacks are not called). */
 void http_client_free(struct http_client *client);
 
 /* Starts req (copied; nothing is borrowed after return). cb is called
- * exactly once, later, from the loop, unless the call is cancelled. NULL
- * with err when the request is refused (bad URL, plain http to a remote
- * host). */
+ * exactly once, later, from the loop, unless the call is cancelled; it
+ * may start new calls, cancel others, or free the client. Every failure
+ * found here is returned at once: NULL with err (ERR_CONFIG for a URL that
+ * is refused, ERR_INTERNAL for a malformed request or a curl failure); cb
+ * is then never called. */
 struct http_call *http_client_start(struct http_client *client,
-				    const struct http_request *req, http_done_fn *cb,
-				    void *arg, struct err *err);
-/* Abandons a call: its callback will not run. NULL does nothing. */
+                                    const struct http_request *req, http_done_fn *cb,
+                                    void *arg, struct err *err);
+/* Abandons a call: its callback will not run. NULL does nothing; from
+ * inside the call's own callback it does nothing either (the call ends
+ * when the callback returns). */
 void http_call_cancel(struct http_call *call);
+
+/* One client-wide observer (NULL fn removes it). */
+void http_client_set_observer(struct http_client *client, http_observer_fn *fn,
+                              void *arg);
 
 /* Case-insensitive lookup; NULL when absent. */
 const char *http_response_header(const struct http_response *resp, const char *name);
 
-/* True for URLs this client may fetch over plain http://. */
+/* True for URLs this client may fetch: any https:// URL, and http:// only
+ * to the hosts listed at the top of this file. URLs carrying userinfo
+ * ("user:pass@") are refused: credentials travel in headers or bodies,
+ * never in a URL that might be logged. False with err (ERR_CONFIG). */
 int http_client_url_allowed(const char *url, struct err *err);
 
 #endif
