@@ -113,6 +113,7 @@ struct config_daemon {
 	char *socket_path;
 	mode_t socket_mode;
 	char *socket_group; /* NULL: the process's group */
+	gid_t socket_gid;   /* socket_group resolved at load time */
 	enum log_format log_format;
 	int log_level; /* syslog priority */
 	int64_t startup_timeout_ms;
@@ -153,7 +154,8 @@ bool config_token_def_equal(const struct token_def *a, const struct token_def *b
 /* True when the token needs AWS credentials (rds, elasticache, ssm). */
 bool config_needs_aws(const struct config *cfg);
 
-/* "90", "90s", "5m", "2h", "1500ms" to milliseconds. 0 or -1. */
+/* "90", "90s", "5m", "2h", "1500ms" to milliseconds (bare numbers are
+ * seconds). 0 or -1. */
 int config_parse_duration(const char *s, int64_t *ms);
 /* Token names: [A-Za-z0-9._-]{1,64}. */
 bool config_valid_token_name(const char *name);
