@@ -1,1 +1,393 @@
-/* sigv4.c - placeholder: being written. */
+/* sigv4.c - AWS SigV4 signing: key derivation, header signing, presigning,
+ * and the RDS / ElastiCache IAM tokens built on presigning. */
+#include "sigv4.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "secret.h"
+#include "sigv4_canon.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+#define ALGORITHM "AWS4-HMAC-SHA256"
+
+static void
+to_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static void
+sha256_hex(const void *data, size_t len, char out[SIGV4_SIGNATURE_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	/* Only fails on out of memory, which we do not survive anyway. */
+	if (EVP_Digest(data ? data : "", len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		abort();
+	to_hex(md, mdlen, out);
+}
+
+static void
+hmac(const void *key, size_t keylen, const char *msg, unsigned char out[SIGV4_KEY_LEN])
+{
+	unsigned int outlen = SIGV4_KEY_LEN;
+
+	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg, strlen(msg),
+	         out, &outlen) == NULL)
+		abort();
+}
+
+void
+sigv4_signing_key(const char *secret_access_key, const char *date, const char *region,
+                  const char *service, unsigned char key[SIGV4_KEY_LEN])
+{
+	unsigned char k[SIGV4_KEY_LEN];
+	char *seed = NULL;
+
+	xasprintf(&seed, "AWS4%s", secret_access_key);
+	hmac(seed, strlen(seed), date, k);
+	hmac(k, sizeof(k), region, key);
+	hmac(key, SIGV4_KEY_LEN, service, k);
+	hmac(k, sizeof(k), "aws4_request", key);
+	OPENSSL_cleanse(k, sizeof(k));
+	secret_free_str(seed);
+}
+
+void
+sigv4_signed_clear(struct sigv4_signed *out)
+{
+	for (size_t i = 0; i < SIGV4_ADDED_HEADERS_MAX; i++)
+		secret_free_str(out->headers[i]);
+	secret_free_str(out->query);
+	secret_free_str(out->canonical_request);
+	secret_free_str(out->string_to_sign);
+	memset(out, 0, sizeof(*out));
+}
+
+static bool
+empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+/* Values that end up in a header line or a scope must not break it. */
+static bool
+has_ctl(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+static int
+check_signer(const struct sigv4_signer *sg, const struct sigv4_request *req,
+             struct err *err)
+{
+	const struct sigv4_creds *c = sg->creds;
+
+	if (c == NULL || empty(c->access_key_id) || empty(c->secret_access_key))
+		return err_set(err, ERR_AUTH, "sigv4: no AWS credentials");
+	if (has_ctl(c->access_key_id) || has_ctl(c->session_token) ||
+	    strchr(c->access_key_id, '/') != NULL)
+		return err_set(err, ERR_AUTH, "sigv4: malformed AWS credentials");
+	if (empty(sg->region) || empty(sg->service) || strchr(sg->region, '/') != NULL ||
+	    strchr(sg->service, '/') != NULL || has_ctl(sg->region) ||
+	    has_ctl(sg->service))
+		return err_set(err, ERR_INTERNAL, "sigv4: bad region or service");
+	if (sg->time_s < 0 || sg->time_s > 253402300799) /* year 9999 */
+		return err_set(err, ERR_INTERNAL, "sigv4: signing time out of range");
+	if (empty(req->method) || has_ctl(req->method) ||
+	    strchr(req->method, ' ') != NULL)
+		return err_set(err, ERR_INTERNAL, "sigv4: bad method");
+	if (req->nheaders > 0 && req->headers == NULL)
+		return err_set(err, ERR_INTERNAL, "sigv4: headers missing");
+	return 0;
+}
+
+/* The amz date, the date alone and the credential scope
+ * ("20150830/us-east-1/ssm/aws4_request"). */
+struct when {
+	char amz[TIMEUTIL_AMZ_LEN];
+	char date[9];
+	char *scope;
+};
+
+static void
+when_init(struct when *w, const struct sigv4_signer *sg)
+{
+	timeutil_format_amz(sg->time_s, w->amz);
+	memcpy(w->date, w->amz, 8);
+	w->date[8] = '\0';
+	xasprintf(&w->scope, "%s/%s/%s/aws4_request", w->date, sg->region, sg->service);
+}
+
+/* Joins the canonical request, derives the string to sign and signs it. */
+static void
+finish(const struct sigv4_signer *sg, const struct sigv4_request *req,
+       const struct when *w, const char *cquery, const char *cheaders,
+       const char *signed_names, const char *payload_hash, struct sigv4_signed *out)
+{
+	char *path = sigv4_canonical_path(req->path, req->raw_path);
+	char creq_hash[SIGV4_SIGNATURE_LEN];
+	unsigned char key[SIGV4_KEY_LEN], sig[SIGV4_KEY_LEN];
+
+	xasprintf(&out->canonical_request, "%s\n%s\n%s\n%s\n%s\n%s", req->method, path,
+	          cquery, cheaders, signed_names, payload_hash);
+	sha256_hex(out->canonical_request, strlen(out->canonical_request), creq_hash);
+	xasprintf(&out->string_to_sign, ALGORITHM "\n%s\n%s\n%s", w->amz, w->scope,
+	          creq_hash);
+	sigv4_signing_key(sg->creds->secret_access_key, w->date, sg->region, sg->service,
+	                  key);
+	hmac(key, sizeof(key), out->string_to_sign, sig);
+	to_hex(sig, sizeof(sig), out->signature);
+	OPENSSL_cleanse(key, sizeof(key));
+	free(path);
+}
+
+/* Headers the header signer adds itself must not come in twice. */
+static int
+check_added(const struct sigv4_request *req, struct err *err)
+{
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const char *n = req->headers[i].name ? req->headers[i].name : "";
+
+		if (strcasecmp(n, "authorization") == 0 ||
+		    strcasecmp(n, "x-amz-date") == 0 ||
+		    strcasecmp(n, "x-amz-security-token") == 0 ||
+		    (req->sign_body && strcasecmp(n, "x-amz-content-sha256") == 0))
+			return err_set(err, ERR_INTERNAL,
+			               "sigv4: the signer adds %s itself", n);
+	}
+	return 0;
+}
+
+static void
+add_line(struct sigv4_signed *out, size_t *n, const char *name, const char *value)
+{
+	xasprintf(&out->headers[(*n)++], "%s: %s", name, value);
+}
+
+int
+sigv4_sign_headers(const struct sigv4_signer *sg, const struct sigv4_request *req,
+                   struct sigv4_signed *out, struct err *err)
+{
+	const char *token = sg->creds ? sg->creds->session_token : NULL;
+	struct sigv4_header *all = NULL;
+	struct sigv4_params params = { 0 };
+	struct when w = { 0 };
+	char payload[SIGV4_SIGNATURE_LEN];
+	char *cheaders = NULL, *signed_names = NULL, *cquery = NULL, *auth = NULL;
+	size_t n, lines = 0;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (check_signer(sg, req, err) < 0 || check_added(req, err) < 0)
+		goto out;
+	when_init(&w, sg);
+	sha256_hex(req->body, req->body_len, payload);
+	all = xcalloc(req->nheaders + 3, sizeof(*all));
+	if (req->nheaders > 0)
+		memcpy(all, req->headers, req->nheaders * sizeof(*all));
+	n = req->nheaders;
+	all[n++] = (struct sigv4_header){ "x-amz-date", w.amz };
+	if (!empty(token) && !req->omit_session_token)
+		all[n++] = (struct sigv4_header){ "x-amz-security-token", token };
+	if (req->sign_body)
+		all[n++] = (struct sigv4_header){ "x-amz-content-sha256", payload };
+	if (sigv4_canonical_headers(all, n, &cheaders, &signed_names, err) < 0)
+		goto out;
+	sigv4_params_parse(&params, req->query);
+	cquery = sigv4_params_canonical(&params);
+	finish(sg, req, &w, cquery, cheaders, signed_names, payload, out);
+
+	add_line(out, &lines, "X-Amz-Date", w.amz);
+	if (!empty(token))
+		add_line(out, &lines, "X-Amz-Security-Token", token);
+	if (req->sign_body)
+		add_line(out, &lines, "X-Amz-Content-Sha256", payload);
+	xasprintf(&auth, ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+	          sg->creds->access_key_id, w.scope, signed_names, out->signature);
+	add_line(out, &lines, "Authorization", auth);
+	rc = 0;
+out:
+	if (rc < 0)
+		sigv4_signed_clear(out);
+	free(all);
+	free(w.scope);
+	free(auth);
+	secret_free_str(cheaders);
+	free(signed_names);
+	secret_free_str(cquery);
+	sigv4_params_clear(&params);
+	return rc;
+}
+
+int
+sigv4_presign(const struct sigv4_signer *sg, const struct sigv4_request *req,
+              int expires_s, struct sigv4_signed *out, struct err *err)
+{
+	const char *token = sg->creds ? sg->creds->session_token : NULL;
+	struct sigv4_params params = { 0 };
+	struct when w = { 0 };
+	char payload[SIGV4_SIGNATURE_LEN], expires[16];
+	char *cheaders = NULL, *signed_names = NULL, *cquery = NULL, *cred = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (check_signer(sg, req, err) < 0)
+		goto out;
+	if (expires_s < 1 || expires_s > SIGV4_MAX_EXPIRES_S) {
+		err_set(err, ERR_INTERNAL, "sigv4: expiry %d s out of range", expires_s);
+		goto out;
+	}
+	if (sigv4_canonical_headers(req->headers, req->nheaders, &cheaders, &signed_names,
+	                            err) < 0)
+		goto out;
+	when_init(&w, sg);
+	sha256_hex(req->body, req->body_len, payload);
+	snprintf(expires, sizeof(expires), "%d", expires_s);
+	xasprintf(&cred, "%s/%s", sg->creds->access_key_id, w.scope);
+
+	/* botocore's order: the request's own parameters, then ours. */
+	sigv4_params_parse(&params, req->query);
+	sigv4_params_add(&params, "X-Amz-Algorithm", ALGORITHM);
+	sigv4_params_add(&params, "X-Amz-Credential", cred);
+	sigv4_params_add(&params, "X-Amz-Date", w.amz);
+	sigv4_params_add(&params, "X-Amz-Expires", expires);
+	sigv4_params_add(&params, "X-Amz-SignedHeaders", signed_names);
+	if (!empty(token) && !req->omit_session_token)
+		sigv4_params_add(&params, "X-Amz-Security-Token", token);
+	cquery = sigv4_params_canonical(&params);
+	finish(sg, req, &w, cquery, cheaders, signed_names, payload, out);
+
+	if (!empty(token) && req->omit_session_token)
+		sigv4_params_add(&params, "X-Amz-Security-Token", token);
+	sigv4_params_add(&params, "X-Amz-Signature", out->signature);
+	out->query = sigv4_params_join(&params);
+	rc = 0;
+out:
+	if (rc < 0)
+		sigv4_signed_clear(out);
+	free(w.scope);
+	free(cred);
+	secret_free_str(cheaders);
+	free(signed_names);
+	secret_free_str(cquery);
+	sigv4_params_clear(&params);
+	return rc;
+}
+
+/* A DNS name (RDS endpoint) or a cache id: letters, digits, '-', '.', '_'.
+ * Anything else would change what the token says, not just how. */
+static bool
+valid_host(const char *s)
+{
+	if (empty(s) || strlen(s) > 253)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_'))
+			return false;
+	return true;
+}
+
+/* Presigns GET / on host with query and returns "HOST/?QUERY". */
+static char *
+iam_token(const struct sigv4_creds *creds, const char *region, const char *service,
+          const char *host, const char *query, int64_t time_s, struct err *err)
+{
+	struct sigv4_signer sg = { creds, region, service, time_s };
+	struct sigv4_header h = { "host", host };
+	struct sigv4_request req = {
+		.method = "GET", .path = "/", .query = query, .headers = &h, .nheaders = 1
+	};
+	struct sigv4_signed out = { 0 };
+	char *token = NULL;
+
+	if (sigv4_presign(&sg, &req, SIGV4_IAM_TOKEN_TTL_S, &out, err) < 0)
+		goto out;
+	xasprintf(&token, "%s/?%s", host, out.query);
+out:
+	sigv4_signed_clear(&out);
+	return token;
+}
+
+static int
+check_user(const char *user, struct err *err)
+{
+	if (empty(user))
+		return err_set(err, ERR_CONFIG, "sigv4: empty user name");
+	return 0;
+}
+
+char *
+sigv4_rds_token(const struct sigv4_creds *creds, const char *region, const char *host,
+                int port, const char *user, int64_t time_s, struct err *err)
+{
+	struct sigv4_buf q = { 0 };
+	char *hostport = NULL, *token = NULL;
+
+	if (!valid_host(host)) {
+		err_set(err, ERR_CONFIG, "sigv4: bad RDS host name");
+		goto out;
+	}
+	if (port < 1 || port > 65535) {
+		err_set(err, ERR_CONFIG, "sigv4: bad RDS port %d", port);
+		goto out;
+	}
+	if (check_user(user, err) < 0)
+		goto out;
+	/* The port is always signed: 3306 and 5432 are no HTTPS default. */
+	xasprintf(&hostport, "%s:%d", host, port);
+	sigv4_buf_adds(&q, "Action=connect&DBUser=");
+	sigv4_uri_encode(&q, user, strlen(user), false);
+	token = iam_token(creds, region, "rds-db", hostport, q.p, time_s, err);
+out:
+	free(hostport);
+	sigv4_buf_clear(&q);
+	return token;
+}
+
+char *
+sigv4_elasticache_token(const struct sigv4_creds *creds, const char *region,
+                        const char *cache, const char *user, bool serverless,
+                        int64_t time_s, struct err *err)
+{
+	struct sigv4_buf q = { 0 };
+	char *host = NULL, *token = NULL;
+
+	if (!valid_host(cache)) {
+		err_set(err, ERR_CONFIG, "sigv4: bad ElastiCache cache name");
+		goto out;
+	}
+	if (check_user(user, err) < 0)
+		goto out;
+	host = xstrdup(cache);
+	for (char *c = host; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	sigv4_buf_adds(&q, "Action=connect&User=");
+	sigv4_uri_encode(&q, user, strlen(user), false);
+	if (serverless)
+		sigv4_buf_adds(&q, "&ResourceType=ServerlessCache");
+	token = iam_token(creds, region, "elasticache", host, q.p, time_s, err);
+out:
+	free(host);
+	sigv4_buf_clear(&q);
+	return token;
+}
