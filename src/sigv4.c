@@ -306,24 +306,31 @@ valid_host(const char *s)
 	return true;
 }
 
-/* Presigns GET / on host with query and returns "HOST/?QUERY". */
+/* Presigns GET / on host with query and returns "HOST/?QUERY". The host
+ * header is signed in lower case, as botocore does (host names are case
+ * blind, and AWS stores cache names in lower case); the token starts with
+ * the name as configured. */
 static char *
 iam_token(const struct sigv4_creds *creds, const char *region, const char *service,
           const char *host, const char *query, int64_t time_s, struct err *err)
 {
 	struct sigv4_signer sg = { creds, region, service, time_s };
-	struct sigv4_header h = { "host", host };
+	char *lower = xstrdup(host), *token = NULL;
+	struct sigv4_header h = { "host", lower };
 	struct sigv4_request req = {
 		.method = "GET", .path = "/", .query = query, .headers = &h, .nheaders = 1
 	};
 	struct sigv4_signed out = { 0 };
-	char *token = NULL;
 
+	for (char *c = lower; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
 	if (sigv4_presign(&sg, &req, SIGV4_IAM_TOKEN_TTL_S, &out, err) < 0)
 		goto out;
 	xasprintf(&token, "%s/?%s", host, out.query);
 out:
 	sigv4_signed_clear(&out);
+	free(lower);
 	return token;
 }
 
@@ -369,7 +376,7 @@ sigv4_elasticache_token(const struct sigv4_creds *creds, const char *region,
                         int64_t time_s, struct err *err)
 {
 	struct sigv4_buf q = { 0 };
-	char *host = NULL, *token = NULL;
+	char *token = NULL;
 
 	if (!valid_host(cache)) {
 		err_set(err, ERR_CONFIG, "sigv4: bad ElastiCache cache name");
@@ -377,17 +384,12 @@ sigv4_elasticache_token(const struct sigv4_creds *creds, const char *region,
 	}
 	if (check_user(user, err) < 0)
 		goto out;
-	host = xstrdup(cache);
-	for (char *c = host; *c != '\0'; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
 	sigv4_buf_adds(&q, "Action=connect&User=");
 	sigv4_uri_encode(&q, user, strlen(user), false);
 	if (serverless)
 		sigv4_buf_adds(&q, "&ResourceType=ServerlessCache");
-	token = iam_token(creds, region, "elasticache", host, q.p, time_s, err);
+	token = iam_token(creds, region, "elasticache", cache, q.p, time_s, err);
 out:
-	free(host);
 	sigv4_buf_clear(&q);
 	return token;
 }

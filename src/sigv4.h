@@ -99,8 +99,9 @@ char *sigv4_rds_token(const struct sigv4_creds *creds, const char *region,
 
 /* An ElastiCache IAM auth token: presigned
  * GET http://CACHE/?Action=connect&User=USER[&ResourceType=ServerlessCache],
- * service elasticache, scheme stripped. Same ownership as above. The
- * cache name is signed in lower case, as AWS stores it. */
+ * service elasticache, scheme stripped. Same ownership as above. Both
+ * tokens sign the host in lower case, as botocore does; the token starts
+ * with the name as given. */
 char *sigv4_elasticache_token(const struct sigv4_creds *creds, const char *region,
                               const char *cache, const char *user, bool serverless,
                               int64_t time_s, struct err *err);
