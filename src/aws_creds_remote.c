@@ -377,6 +377,10 @@ send_request(struct aws_creds_remote *r, const char *method, const char *url,
 		.timeout_ms = timeout_ms,
 	};
 
+	if (r->http == NULL)
+		return err_set(err, ERR_UNAVAILABLE, "%s: no HTTP client",
+		               kind_name(r->kind)),
+		       0;
 	r->call = http_client_start(r->http, &req, on_response, r, err);
 	if (r->call == NULL) {
 		err_prefix(err, "%s", kind_name(r->kind));
@@ -570,17 +574,6 @@ aws_creds_remote_start(struct aws_creds_remote *r, enum aws_creds_remote_kind ki
 	r->kind = kind;
 	r->cb = cb;
 	r->arg = arg;
-	if (r->http == NULL) {
-		if (kind == AWS_CREDS_REMOTE_ECS &&
-		    env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") == NULL &&
-		    env("AWS_CONTAINER_CREDENTIALS_FULL_URI") == NULL)
-			return err_set(err, ERR_UNAVAILABLE,
-			               "ecs: no AWS_CONTAINER_CREDENTIALS_* set"),
-			       0;
-		return err_set(err, ERR_UNAVAILABLE, "%s: no HTTP client",
-		               kind_name(kind)),
-		       0;
-	}
 	switch (kind) {
 	case AWS_CREDS_REMOTE_WEB_IDENTITY: return start_web_identity(r, err);
 	case AWS_CREDS_REMOTE_ECS: return start_ecs(r, err);
