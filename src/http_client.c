@@ -617,7 +617,7 @@ http_client_new(struct event_base *base, struct err *err)
 	if ((cc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
 		err_set(err, ERR_INTERNAL, "curl_global_init: %s",
 		        curl_easy_strerror(cc));
-		return NULL;
+		goto out;
 	}
 	client = xcalloc(1, sizeof(*client));
 	client->base = base;
@@ -628,16 +628,16 @@ http_client_new(struct event_base *base, struct err *err)
 	if ((client->timer = evtimer_new(base, on_timer_event, client)) == NULL ||
 	    (client->multi = curl_multi_init()) == NULL) {
 		err_set(err, ERR_INTERNAL, "cannot create the HTTP client");
-		goto fail;
+		client_destroy(client); /* also drops our curl_global_init */
+		client = NULL;
+		goto out;
 	}
 	curl_multi_setopt(client->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(client->multi, CURLMOPT_SOCKETDATA, client);
 	curl_multi_setopt(client->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(client->multi, CURLMOPT_TIMERDATA, client);
+out:
 	return client;
-fail:
-	client_destroy(client);
-	return NULL;
 }
 
 void
