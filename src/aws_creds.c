@@ -510,8 +510,11 @@ install(struct aws_creds *c, struct aws_credentials *cr)
 		notify_subscribers(c);
 }
 
+/* detail: a longer form of err->msg for the log (the chain's summary
+ * may not fit a struct err), or NULL. */
 static void
-query_done(struct aws_creds *c, struct aws_credentials *cr, const struct err *err)
+query_done(struct aws_creds *c, struct aws_credentials *cr, const struct err *err,
+           const char *detail)
 {
 	struct aws_creds_call *call;
 
@@ -526,9 +529,9 @@ query_done(struct aws_creds *c, struct aws_credentials *cr, const struct err *er
 			         "ones, "
 			         "%" PRId64 " s left): %s",
 			         (c->cur->expiration_ms - aws_creds_now_ms(c)) / 1000,
-			         err->msg);
+			         detail ? detail : err->msg);
 		else if (c->failures == 1 || log_enabled(LOG_DEBUG))
-			log_error("%s", err->msg);
+			log_error("%s", detail ? detail : err->msg);
 		arm_timer(c, backoff_ms(c->failures - 1));
 	}
 	while ((call = TAILQ_FIRST(&c->waiting)) != NULL) {
@@ -550,14 +553,16 @@ note_tried(struct aws_creds *c, const struct err *why)
 static void
 chain_fail(struct aws_creds *c, enum err_code code)
 {
+	const char *what =
+	        c->chain == chain_all ? "no AWS credentials" : "AWS credentials";
+	char *detail;
 	struct err e;
 
-	if (c->chain == chain_all)
-		err_set(&e, code, "no AWS credentials: %s", c->tried);
-	else
-		err_set(&e, code, "AWS credentials: %s", c->tried);
+	err_set(&e, code, "%s: %s", what, c->tried);
+	xasprintf(&detail, "%s: %s", what, c->tried);
 	c->last_err = e;
-	query_done(c, NULL, &e);
+	query_done(c, NULL, &e, detail);
+	free(detail);
 }
 
 /* One provider's outcome (its message starts with its name): 1 got cr, 0 skip to the
@@ -566,7 +571,7 @@ static void
 chain_outcome(struct aws_creds *c, int rc, struct aws_credentials *cr, struct err *e)
 {
 	if (rc == 1) {
-		query_done(c, cr, NULL);
+		query_done(c, cr, NULL, NULL);
 		return;
 	}
 	note_tried(c, e);
