@@ -101,11 +101,12 @@ timestamp(char *buf, size_t len)
 	struct timeval tv;
 	struct tm tm;
 
+	size_t n;
+
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(tv.tv_usec / 1000) % 1000u);
 }
 
 static void
