@@ -144,6 +144,23 @@ def test_exposure_parser_sees_a_weaker_unit(units):
     assert exposure(path) > MAX_EXPOSURE + 3
 
 
+def test_built_unit_names_configured_paths():
+    """`make` writes the unit to install into ops-gen/ with the configured
+    bindir and sysconfdir; nothing else may differ from systemd/."""
+    builddir = os.environ.get("abs_top_builddir")
+    built = builddir and os.path.join(builddir, "ops-gen", "tokend.service")
+    if not built or not os.path.exists(built):
+        pytest.skip("no ops-gen/tokend.service (not run from make check)")
+    src = read(SYSTEMD, "tokend.service").splitlines()
+    out = read(built).splitlines()
+    assert len(src) == len(out)
+    changed = [(a, b) for a, b in zip(src, out) if a != b]
+    for a, b in changed:
+        assert a.startswith("ExecStart=") and b.startswith("ExecStart=")
+        m = re.fullmatch(r"ExecStart=(/\S+)/tokend -c (/\S+)/tokend/tokend\.conf", b)
+        assert m, b
+
+
 def test_service_lifecycle(service):
     s = "Service"
     assert one(service, s, "Type") == "notify"
