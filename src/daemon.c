@@ -222,6 +222,8 @@ daemon_init(struct daemon *d, struct config *cfg, struct err *err)
 		if (d->creds == NULL)
 			return -1;
 		aws_creds_subscribe(d->creds, on_credentials_change, d);
+		/* Resolve now, so the first IAM tokens do not wait on it. */
+		aws_creds_start(d->creds);
 	}
 	d->tokens = token_table_new(d->base);
 	if (add_tokens(d, err) == -1)
