@@ -1,0 +1,130 @@
+"""pytest fixtures for the integration tests (see harness.py for the API).
+
+Peers, each function-scoped, started before and stopped after the test:
+    issuer, ssm, ecs, imds, sts
+    creds_file: the shared credentials registry (a path); ssm, ecs, imds and
+                sts all use it, so SSM accepts credentials the others issue.
+tokend_factory(config, **kw) -> harness.Tokend. Every instance is stopped at
+teardown; the test fails if one exited with a code outside its
+expected_exit (default {0}), died on a signal, or its log shows a sanitizer
+report. Tests needing TOKEND_BIN/TOKENCTL_BIN/SIGN_TOOL_BIN are skipped when
+the binary is missing (fixtures tokend_bin, tokenctl_bin, sign_tool_bin).
+"""
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+
+def _require(env_name):
+    path = harness.binary_path(env_name)
+    if not path:
+        pytest.skip(f"{env_name} is not set to an executable")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _node_available():
+    if shutil.which("node") is None or not (harness.TESTS_DIR / "node_modules").is_dir():
+        pytest.skip("node or tests/node_modules is missing (run npm ci in tests/)")
+
+
+@pytest.fixture
+def tokend_bin():
+    return _require("TOKEND_BIN")
+
+
+@pytest.fixture
+def tokenctl_bin():
+    return _require("TOKENCTL_BIN")
+
+
+@pytest.fixture
+def sign_tool_bin():
+    return _require("SIGN_TOOL_BIN")
+
+
+@pytest.fixture
+def creds_file(tmp_path):
+    path = tmp_path / "aws-credentials.jsonl"
+    path.touch()
+    return str(path)
+
+
+def _peer(cls, tmp_path, **kw):
+    server = cls(log_dir=tmp_path, **kw)
+    return server
+
+
+@pytest.fixture
+def issuer(tmp_path):
+    server = _peer(harness.Issuer, tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ssm(tmp_path, creds_file):
+    server = _peer(harness.SSM, tmp_path, credentials_file=creds_file)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ecs(tmp_path, creds_file):
+    server = _peer(harness.ECS, tmp_path, credentials_file=creds_file,
+                   auth_token="tokend-test-ecs-auth")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def imds(tmp_path, creds_file):
+    server = _peer(harness.IMDS, tmp_path, credentials_file=creds_file)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sts(tmp_path, creds_file):
+    server = _peer(harness.STS, tmp_path, credentials_file=creds_file,
+                   expected_token="tokend-test-web-identity-token")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tokend_factory(tmp_path, tokend_bin):
+    started = []
+
+    def factory(config, workdir=None, **kw):
+        workdir = workdir or tmp_path / f"tokend{len(started)}"
+        try:
+            instance = harness.Tokend(config, workdir, binary=tokend_bin, **kw)
+        except harness.HarnessError:
+            log = Path(workdir) / "tokend.log"
+            if log.exists():
+                sys.stderr.write(log.read_text(errors="replace"))
+            raise
+        started.append(instance)
+        return instance
+
+    yield factory
+
+    problems = []
+    for t in started:
+        code = t.stop()
+        report = t.sanitizer_report()
+        if report:
+            problems.append(f"tokend pid {t.pid}: sanitizer report:\n{report}")
+        elif code not in t.expected_exit:
+            problems.append(f"tokend pid {t.pid} exited {code} (expected {sorted(t.expected_exit)})"
+                            f":\n{t.log_text()[-4000:]}")
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
