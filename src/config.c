@@ -243,7 +243,8 @@ begin_section(struct parser *p, const char *section)
 
 	if (finish_section(p) == -1)
 		return -1;
-	if (strncmp(section, "token", 5) == 0 && strchr(" \t\"", section[5]) != NULL)
+	if (strncmp(section, "token", 5) == 0 &&
+	    (section[5] == '\0' || strchr(" \t\"", section[5]) != NULL))
 		return begin_token(p, section);
 	if (strcmp(section, "daemon") == 0) {
 		first = &p->daemon_line;

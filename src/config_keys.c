@@ -169,7 +169,7 @@ config_parse_duration(const char *s, int64_t *ms)
 	if (!isdigit((unsigned char)*p))
 		return -1;
 	for (; isdigit((unsigned char)*p); p++) {
-		if (n > (INT64_MAX - 9) / 10)
+		if (n > (INT64_MAX - (*p - '0')) / 10)
 			return -1;
 		n = n * 10 + (*p - '0');
 	}
@@ -202,7 +202,7 @@ parse_int64(const char *s, int64_t *out)
 	char *end;
 	long long v;
 
-	if (!isdigit((unsigned char)*s))
+	if (!isdigit((unsigned char)*s) && !(*s == '-' && isdigit((unsigned char)s[1])))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -269,7 +269,7 @@ set_mode(const struct config_key *key, mode_t *field, const char *value, struct 
 	unsigned long v = 0;
 	size_t n = strlen(value);
 
-	if (n == 0 || n > 4 || strspn(value, "01234567") != n)
+	if (n == 0 || n > 6 || strspn(value, "01234567") != n)
 		return err_set(err, ERR_CONFIG, "%s: '%s' is not an octal mode like 0660",
 		               key->name, value);
 	v = strtoul(value, NULL, 8);
