@@ -1,6 +1,7 @@
 """pytest fixtures for the integration tests (see harness.py for the API).
 
-Peers, each function-scoped, started before and stopped after the test:
+Peers (they skip the test when node or tests/node_modules is missing),
+each function-scoped, started before and stopped after the test:
     issuer, ssm, ecs, imds, sts
     creds_file: the shared credentials registry (a path); ssm, ecs, imds and
                 sts all use it, so SSM accepts credentials the others issue.
@@ -29,8 +30,10 @@ def _require(env_name):
     return path
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _node_available():
+@pytest.fixture(scope="session")
+def node_peers():
+    """Skips a test that needs a peer when node or tests/node_modules is
+    missing; tests that need neither are not affected."""
     if shutil.which("node") is None or not (harness.TESTS_DIR / "node_modules").is_dir():
         pytest.skip("node or tests/node_modules is missing (run npm ci in tests/)")
 
@@ -58,26 +61,25 @@ def creds_file(tmp_path):
 
 
 def _peer(cls, tmp_path, **kw):
-    server = cls(log_dir=tmp_path, **kw)
-    return server
+    return cls(log_dir=tmp_path, **kw)
 
 
 @pytest.fixture
-def issuer(tmp_path):
+def issuer(tmp_path, node_peers):
     server = _peer(harness.Issuer, tmp_path)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def ssm(tmp_path, creds_file):
+def ssm(tmp_path, creds_file, node_peers):
     server = _peer(harness.SSM, tmp_path, credentials_file=creds_file)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def ecs(tmp_path, creds_file):
+def ecs(tmp_path, creds_file, node_peers):
     server = _peer(harness.ECS, tmp_path, credentials_file=creds_file,
                    auth_token="tokend-test-ecs-auth")
     yield server
@@ -85,14 +87,14 @@ def ecs(tmp_path, creds_file):
 
 
 @pytest.fixture
-def imds(tmp_path, creds_file):
+def imds(tmp_path, creds_file, node_peers):
     server = _peer(harness.IMDS, tmp_path, credentials_file=creds_file)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def sts(tmp_path, creds_file):
+def sts(tmp_path, creds_file, node_peers):
     server = _peer(harness.STS, tmp_path, credentials_file=creds_file,
                    expected_token="tokend-test-web-identity-token")
     yield server

@@ -33,7 +33,7 @@ line ``{"port": N}``; the harness waits for it with a deadline.
     IMDS(role=..., region=..., lifetime=3600, credentials_file=None)
         .endpoint .env() .expire_sessions()
     STS(expected_token=None, lifetime=None, credentials_file=None)
-        .endpoint
+        .endpoint .env(directory) (writes the web identity token file)
     (ECS, IMDS and STS share: .set_lifetime(s) .fault(kind, ...) .clear_faults()
      .calls() .issued() .last_credentials() .state())
     ECS/IMDS/STS append what they issue to credentials_file; give SSM the same
@@ -59,7 +59,10 @@ tokend:
         .kill()    .log_text()    .sanitizer_report() -> str|None
         .expected_exit: exit codes the tokend_factory fixture accepts (default {0})
 
-Helpers: wait_for(predicate, timeout=10, interval=0.05, message=None)
+Helpers: aws_env(ssm=, ecs=, imds=, static=, region=) -> env dict pointing
+tokend at the emulators (AWS_ENDPOINT_URL_SSM, AWS_CONTAINER_*, ...);
+STS.env(directory) writes a web identity token file and returns its variables.
+wait_for(predicate, timeout=10, interval=0.05, message=None)
 returns the predicate's first truthy value or raises HarnessError; never
 sleep to wait for a condition. binary_path(env_name) returns the path in an
 environment variable when it is an executable file, else None.
@@ -422,6 +425,7 @@ class STS(AwsCreds):
     mode = "sts"
 
     def __init__(self, expected_token=None, lifetime=None, **kw):
+        self.expected_token = expected_token
         args = []
         if expected_token is not None:
             args += ["--expected-token", expected_token]
@@ -430,6 +434,34 @@ class STS(AwsCreds):
             self.set_lifetime(lifetime)
 
     endpoint = property(lambda self: self.url)
+
+    def env(self, directory, token=None, role_arn="arn:aws:iam::123456789012:role/tokend-test"):
+        """Writes the web identity token file into directory and returns the
+        variables that make tokend use this STS."""
+        path = Path(directory) / "web-identity-token"
+        path.write_text((token or self.expected_token or "tokend-test-jwt") + "\n")
+        return {"AWS_WEB_IDENTITY_TOKEN_FILE": str(path), "AWS_ROLE_ARN": role_arn,
+                "AWS_ROLE_SESSION_NAME": "tokend-test", "AWS_ENDPOINT_URL_STS": self.url}
+
+
+def aws_env(ssm=None, ecs=None, imds=None, static=None, region="us-east-1"):
+    """Environment for a tokend that talks to the emulators. static: an SSM
+    instance (its first key pair) or (akid, secret[, token]) for AWS_* keys.
+    For STS use STS.env(directory) as well."""
+    env = {"AWS_REGION": region}
+    if ssm is not None:
+        env["AWS_ENDPOINT_URL_SSM"] = ssm.endpoint
+    if ecs is not None:
+        env.update(ecs.env())
+    if imds is not None:
+        env.update(imds.env())
+    if isinstance(static, SSM):
+        static = (static.access_key_id, static.secret_access_key)
+    if static is not None:
+        env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = static[0], static[1]
+        if len(static) > 2:
+            env["AWS_SESSION_TOKEN"] = static[2]
+    return env
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -422,3 +422,17 @@ def test_sts_errors(sts, params, code):
     assert root.tag == STS_NS + "ErrorResponse"
     assert root.findtext(f"{STS_NS}Error/{STS_NS}Code") == code
     assert sts.issued() == []
+
+
+def test_aws_env_points_at_the_emulators(ssm, ecs, imds, sts, tmp_path):
+    env = harness.aws_env(ssm=ssm, ecs=ecs, imds=imds, static=ssm)
+    assert env["AWS_ENDPOINT_URL_SSM"] == ssm.endpoint
+    assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == ecs.full_uri
+    assert env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] == ecs.auth_token
+    assert env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == imds.url
+    assert env["AWS_ACCESS_KEY_ID"] == ssm.access_key_id
+    web = sts.env(tmp_path)
+    with open(web["AWS_WEB_IDENTITY_TOKEN_FILE"]) as f:
+        token = f.read().strip()
+    status, root = sts_call(sts, WebIdentityToken=token)
+    assert status == 200
