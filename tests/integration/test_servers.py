@@ -357,6 +357,10 @@ def test_ecs_lifetime_and_faults(ecs):
     left = expiry - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     assert 840 < left.total_seconds() <= 900
     assert ecs.request("GET", "/other", headers=auth)[0] == 404
+    ecs.fault("down", count=1)
+    with pytest.raises((ConnectionError, harness.http.client.HTTPException)):
+        ecs.request("GET", ecs.path, headers=auth)
+    assert ecs.request("GET", ecs.path, headers=auth)[0] == 200
 
 
 def test_imds_token_flow(imds):

@@ -17,7 +17,8 @@
 //   issued     every credentials set issued, in order
 //   requests   recent requests: t, method, path, headers, body
 //   lifetime {seconds} · fault {kind, count?, fraction?, op?}
-//              kinds: status {status}, malformed, delay {ms}, reset
+//              kinds: status {status}, malformed, delay {ms}, reset or
+//              down (drop the connection; stop() the peer for a refused one)
 //              (op: "credentials", "token" (IMDS PUT), "role", "region")
 //   clear_faults · reset
 //   settings {auth_token?, expected_token?, role?}  change at run time
@@ -59,7 +60,7 @@ const state = {
 	requests: new History(),
 	sessions: new Map(),
 };
-const faults = new Faults(['status', 'malformed', 'delay', 'reset']);
+const faults = new Faults(['status', 'malformed', 'delay', 'reset', 'down']);
 
 function issue(lifetimeS) {
 	const c = mintCredentials(Date.now(), lifetimeS);
@@ -79,6 +80,7 @@ async function applyFault(op, req, res) {
 		await sleep(Number(f.ms || 1000));
 		return false;
 	case 'reset':
+	case 'down':
 		req.socket.destroy();
 		return true;
 	case 'malformed':
