@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_keys.h"
 #include "secret.h"
 
 /* Per-test state, set up and torn down by the checked fixture. */
@@ -852,10 +853,53 @@ START_TEST(test_example_file)
 	ck_assert_msg(srcdir != NULL,
 	              "abs_top_srcdir is not set (run through make check)");
 	snprintf(path, sizeof(path), "%s/conf/tokend.conf.example", srcdir);
-	setenv("AUTH0_CLIENT_SECRET", "example-secret", 1);
 	ck_assert_msg(config_load(path, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_uint_ge(cfg->ntokens, 4);
-	unsetenv("AUTH0_CLIENT_SECRET");
+	ck_assert_ptr_nonnull(config_find_token(cfg, "auth0-mgmt"));
+	ck_assert_ptr_nonnull(config_find_token(cfg, "sessions"));
+}
+END_TEST
+
+static char *
+slurp(const char *rel)
+{
+	const char *srcdir = getenv("abs_top_srcdir");
+	char path[1024];
+	FILE *f;
+	char *text = calloc(1, 1 << 20);
+	size_t n;
+
+	ck_assert_msg(srcdir != NULL,
+	              "abs_top_srcdir is not set (run through make check)");
+	snprintf(path, sizeof(path), "%s/%s", srcdir, rel);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: cannot read", path);
+	n = fread(text, 1, (1 << 20) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* The example shows every key, set or commented out; the manual
+ * describes every key. */
+START_TEST(test_every_key_documented)
+{
+	char *example = slurp("conf/tokend.conf.example");
+	char *man = slurp("man/tokend.conf.5");
+	char want[128];
+
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const char *k = config_keys[i].name;
+		snprintf(want, sizeof(want), "\n%s = ", k);
+		bool set = strstr(example, want) != NULL;
+		snprintf(want, sizeof(want), "\n;%s = ", k);
+		ck_assert_msg(set || strstr(example, want) != NULL, "example lacks %s",
+		              k);
+		snprintf(want, sizeof(want), "\n.It Ic %s Ns = ", k);
+		ck_assert_msg(strstr(man, want) != NULL, "tokend.conf.5 lacks %s", k);
+	}
+	free(example);
+	free(man);
 }
 END_TEST
 
@@ -975,6 +1019,7 @@ config_suite(void)
 	tcase_add_test(tc, test_literal_secret_warning);
 	tcase_add_test(tc, test_too_many_tokens);
 	tcase_add_test(tc, test_example_file);
+	tcase_add_test(tc, test_every_key_documented);
 	tcase_add_test(tc, test_free_null);
 	suite_add_tcase(s, tc);
 	return s;
