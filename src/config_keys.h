@@ -80,7 +80,4 @@ int config_key_set(const struct config_key *key, void *base, const char *value,
 /* Frees what the key's field of base owns; secrets are wiped. */
 void config_key_free(const struct config_key *key, void *base);
 
-/* Both a field of ssm_parameter and of ssm: secret references. */
-int config_check_ssm_name(const char *name, struct err *err);
-
 #endif
