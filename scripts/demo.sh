@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: runs tokend for real against the local stack — the OAuth2
-# issuer (oauth2-mock-server) — and shows tokens flowing with tokenctl.
+# issuer (oauth2-mock-server) and the ECS credentials emulator — and shows
+# OAuth2, RDS and ElastiCache tokens flowing with tokenctl.
 # Runs until Ctrl-C (or DEMO_SECONDS seconds), then stops everything it
 # started.
 set -eu
@@ -22,7 +23,8 @@ trap cleanup EXIT
 trap 'exit 0' INT TERM
 
 # start_server NAME ARGS...: starts tests/servers/NAME.mjs, waits for the
-# {"port":N} line it prints when listening, and echoes the port.
+# {"port":N} line it prints when listening, and sets $port. (Not run in a
+# $(...) subshell: the parent must know the pid to stop it.)
 start_server() {
 	name=$1
 	shift
@@ -39,14 +41,27 @@ start_server() {
 		fi
 		sleep 0.05
 	done
-	sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$tmp/$name.out" | head -n 1
+	port=$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$tmp/$name.out" | head -n 1)
 }
 
 DEMO_CLIENT_SECRET=demo-secret
 export DEMO_CLIENT_SECRET
-issuer_port=$(start_server issuer --client-id demo-client \
-	--client-secret "$DEMO_CLIENT_SECRET" --expires-in 60)
+start_server issuer --client-id demo-client \
+	--client-secret "$DEMO_CLIENT_SECRET" --expires-in 60
+issuer_port=$port
 echo "demo: OAuth2 issuer on http://127.0.0.1:$issuer_port"
+
+# AWS credentials the way an ECS task gets them: a container-credentials
+# endpoint with an authorization token (the full-URI form works on loopback).
+ecs_token=demo-ecs-authorization
+start_server aws-creds --mode ecs --auth-token "$ecs_token" --lifetime 900
+ecs_port=$port
+echo "demo: ECS credentials endpoint on http://127.0.0.1:$ecs_port"
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE
+AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$ecs_port/v2/credentials/tokend-test
+AWS_CONTAINER_AUTHORIZATION_TOKEN=$ecs_token
+AWS_EC2_METADATA_DISABLED=true
+export AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_EC2_METADATA_DISABLED
 
 sock=$tmp/tokend.sock
 sed -e "s|@SOCKET@|$sock|" -e "s|@ISSUER_PORT@|$issuer_port|" \
@@ -78,6 +93,12 @@ echo
 echo "\$ curl --unix-socket $sock http://localhost/v1/tokens/demo-auth0-style"
 curl -s --unix-socket "$sock" http://localhost/v1/tokens/demo-auth0-style
 echo
+echo
+echo "\$ tokenctl get orders-db --json      # RDS IAM token, use as PGPASSWORD"
+"$TOKENCTL_BIN" get orders-db --json
+echo
+echo "\$ tokenctl get sessions              # ElastiCache IAM token, for AUTH app-web <token>"
+"$TOKENCTL_BIN" get sessions
 echo
 echo "demo: tokens refresh every ~40 s; try: TOKEND_SOCKET=$sock $TOKENCTL_BIN list"
 echo "demo: press Ctrl-C to stop"
