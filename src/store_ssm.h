@@ -1,0 +1,67 @@
+/* store_ssm.h - persistence of tokens in SSM Parameter Store, warm starts
+ * and fleet coordination (DESIGN.md "Persistence in SSM Parameter Store",
+ * "Many instances, one issuer call"), and ssm: secret references.
+ *
+ * store_ssm_wrap puts a token source behind the same vtable. One fetch:
+ *  1. GetParameter: a persisted value that is well-formed, of this type and
+ *     fresh enough (store_ssm_record_judge) is handed back as it is
+ *     (origin TOKEN_ORIGIN_SSM) without calling the issuer. A malformed,
+ *     expired or wrong-type value is ignored with one warning and replaced
+ *     by the next write.
+ *  2. coordinate = ssm-lock: PutParameter NAME.lock (Overwrite=false). If
+ *     another instance holds it, poll the token parameter about every
+ *     second until a fresher value appears (adopted) or the lock's "until"
+ *     passes (the stale lock is deleted and taken). The holder reads the
+ *     parameter once more, calls the inner source, writes the value and
+ *     deletes the lock, also when the inner fetch failed.
+ *     coordinate = none: the inner fetch, then the write.
+ *  3. SSM unusable (unreachable, denied, throttled beyond the retries):
+ *     the inner source alone, one warning, counted in fallbacks.
+ * A write that fails (too large for the tier, denied...) is logged and
+ * counted; the value is served all the same: persistence never stops
+ * serving. The value is written before it is handed to the token table,
+ * so that `tokend --once` exits with the value persisted.
+ * ssm: secret references are resolved by store_ssm_secrets.h.
+ */
+#ifndef TOKEND_STORE_SSM_H
+#define TOKEND_STORE_SSM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "store_ssm_record.h"
+#include "token.h"
+
+struct ssm_client;
+
+/* Counters per token, for metrics; read-only outside store_ssm.c. */
+struct store_ssm_stats {
+	uint64_t adopted;       /* values taken from SSM instead of the issuer */
+	uint64_t inner_fetches; /* calls of the wrapped source */
+	uint64_t issuer_calls;  /* of those, values the issuer minted */
+	uint64_t writes;        /* values persisted */
+	uint64_t write_failures;
+	uint64_t fallbacks;           /* SSM unusable: the wrapped source alone */
+	uint64_t lock_waits;          /* another instance held the lock */
+	uint64_t ignored;             /* malformed, expired or wrong-type values seen */
+	struct store_ssm_mints mints; /* this month's issuer calls, fleet-wide */
+};
+
+/* Wraps inner (ownership passes to *out, also on failure) for def, which
+ * must have ssm_parameter set. def and ssm are borrowed and must outlive
+ * the source. -1 with err when def cannot be persisted. */
+int store_ssm_wrap(const struct token_def *def, struct ssm_client *ssm,
+                   struct token_source inner, struct token_source *out, struct err *err);
+
+/* The counters of a wrapped source, NULL for any other source. */
+const struct store_ssm_stats *store_ssm_stats(const struct token_source *src);
+
+/* True when def->issuer_budget is set and this month's issuer calls
+ * (fleet-wide, as last read from or written to the parameter) reached
+ * it. token.c / the server refuse a *forced* refresh then; scheduled
+ * refreshes go on. False for a source that is not wrapped. */
+bool store_ssm_budget_exceeded(const struct token_source *src, int64_t now_ms);
+
+#endif
