@@ -20,18 +20,18 @@ struct event_base;
 struct event;
 struct secret;
 
-#define tlog_error(tok, ...) log_write(LOG_ERR, "token", (tok)->name, __VA_ARGS__)
-#define tlog_warn(tok, ...) log_write(LOG_WARNING, "token", (tok)->name, __VA_ARGS__)
+#define tlog_error(tok, ...)  log_write(LOG_ERR, "token", (tok)->name, __VA_ARGS__)
+#define tlog_warn(tok, ...)   log_write(LOG_WARNING, "token", (tok)->name, __VA_ARGS__)
 #define tlog_notice(tok, ...) log_write(LOG_NOTICE, "token", (tok)->name, __VA_ARGS__)
-#define tlog_info(tok, ...) log_write(LOG_INFO, "token", (tok)->name, __VA_ARGS__)
-#define tlog_debug(tok, ...) log_write(LOG_DEBUG, "token", (tok)->name, __VA_ARGS__)
+#define tlog_info(tok, ...)   log_write(LOG_INFO, "token", (tok)->name, __VA_ARGS__)
+#define tlog_debug(tok, ...)  log_write(LOG_DEBUG, "token", (tok)->name, __VA_ARGS__)
 
 enum token_state {
-	TOKEN_EMPTY,	  /* no value yet, first fetch under way or pending */
-	TOKEN_VALID,	  /* a value with more than min_remaining left */
+	TOKEN_EMPTY,      /* no value yet, first fetch under way or pending */
+	TOKEN_VALID,      /* a value with more than min_remaining left */
 	TOKEN_REFRESHING, /* a value is being served and a fetch is under way */
-	TOKEN_RETRYING,	  /* the last fetch failed; a retry is scheduled */
-	TOKEN_EXPIRED,	  /* the value fell under min_remaining; not served */
+	TOKEN_RETRYING,   /* the last fetch failed; a retry is scheduled */
+	TOKEN_EXPIRED,    /* the value fell under min_remaining; not served */
 };
 
 enum token_origin {
@@ -51,19 +51,23 @@ struct token_result {
 	int64_t expires_at_ms;
 	enum token_origin origin;
 	int64_t retry_after_ms; /* > 0 when the peer said when to retry */
-	int http_status;	/* the issuer's status, 0 if none */
+	int http_status;        /* the issuer's status, 0 if none */
 };
 
 typedef void token_fetch_done_fn(struct token_result *res, void *arg);
 
 /* A source obtains values. start_fetch calls done exactly once, never from
  * inside start_fetch itself, unless cancel is called first. Only one fetch
- * is under way per source at a time. */
+ * is under way per source at a time. start_fetch returns -1 when the fetch
+ * cannot even start (done is then never called): the token counts a failed
+ * fetch, with the reason start_error gives if the source has one. */
 struct token_source_ops {
 	const char *name;
 	int (*start_fetch)(void *impl, token_fetch_done_fn *done, void *arg);
 	void (*cancel)(void *impl);
 	void (*free)(void *impl);
+	/* Optional: why the last start_fetch returned -1. */
+	void (*start_error)(void *impl, struct err *err);
 };
 
 struct token_source {
@@ -89,17 +93,20 @@ struct token {
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
 	int64_t refreshed_at_ms; /* wall time the value was installed */
-	uint64_t version;	 /* 0: never had a value; +1 per new value */
-	struct err last_error;	 /* ERR_OK when the last fetch succeeded */
+	uint64_t version;        /* 0: never had a value; +1 per new value */
+	struct err last_error;   /* ERR_OK when the last fetch succeeded */
 	int64_t last_error_at_ms;
 	unsigned attempt; /* consecutive failures */
 	uint64_t refreshes, failures;
 	struct token_timing timing;
 
 	struct token_source source;
-	struct event *timer;
+	struct event *timer;         /* the next refresh or retry */
+	struct event *expiry_timer;  /* the value falls under min_remaining */
+	int64_t retry_not_before_ms; /* the issuer's Retry-After, as a wall time */
 	bool fetching;
 	bool removed;
+	bool timing_warned; /* the configured timing did not fit; said once */
 };
 
 typedef void token_change_fn(struct token *tok, void *arg);
@@ -112,7 +119,7 @@ void token_table_free(struct token_table *table);
  * first fetch when token_table_start is called (or at once if the table
  * is already started). */
 struct token *token_table_add(struct token_table *table, const struct token_def *def,
-			      struct token_source src);
+                              struct token_source src);
 /* Stops and frees one token. */
 void token_table_remove(struct token_table *table, struct token *tok);
 void token_table_start(struct token_table *table);
@@ -128,7 +135,8 @@ bool token_table_all_valid(struct token_table *table);
 void token_table_set_observer(struct token_table *table, token_change_fn *fn, void *arg);
 
 /* Asks for a refresh now (POST /refresh). -1 with err if one is under
- * way already or not allowed. */
+ * way already (ERR_EXISTS), the issuer asked us to wait (ERR_THROTTLED),
+ * or the table is not started (ERR_UNAVAILABLE). */
 int token_refresh_now(struct token *tok, struct err *err);
 
 /* True when tok's value may be served at now_ms: it exists and has at
@@ -142,13 +150,16 @@ const char *token_origin_name(enum token_origin origin);
 
 /* Fills timing from def, deriving unset values from the value's lifetime:
  * refresh_before = lifetime/3, jitter = lifetime/10, min_remaining = 60 s
- * (lifetime/10 for lifetimes under 10 minutes). */
+ * (lifetime/10 for lifetimes under 10 minutes). Then makes them fit the
+ * lifetime: refresh_before is at least min_remaining (a value is renewed
+ * before it stops being served) and, if it reaches the lifetime, half of
+ * it; jitter is at most half of what remains before refresh_before. */
 void token_timing_derive(const struct token_def *def, int64_t lifetime_ms,
-			 struct token_timing *out);
+                         struct token_timing *out);
 /* Delay until the next refresh: expires_at - refresh_before - jitter*rnd,
  * where rnd in [0,1) comes from rnd32/2^32; never negative. */
 int64_t token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
-			    const struct token_timing *timing, uint32_t rnd32);
+                            const struct token_timing *timing, uint32_t rnd32);
 /* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)],
  * base 1 s, cap 60 s; at least retry_after_ms when the peer asked. */
 int64_t token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
