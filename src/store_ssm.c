@@ -472,6 +472,8 @@ start_inner(struct store *s)
 	/* Only reached from SSM callbacks, so answering now is from the loop. */
 	memset(&res, 0, sizeof(res));
 	err_set(&res.err, ERR_INTERNAL, "%s source did not start", s->inner.ops->name);
+	if (s->inner.ops->start_error != NULL)
+		s->inner.ops->start_error(s->inner.impl, &res.err);
 	on_inner(&res, s);
 }
 
