@@ -135,6 +135,11 @@ try_adopt(struct store *s, const struct ssm_parameter *p)
 		ignore_value(s, p->version, e.msg);
 		return false;
 	}
+	if (rec.issued_at_ms <= 0 || rec.issued_at_ms >= rec.expires_at_ms)
+		rec.issued_at_ms =
+		        p->last_modified_ms > 0 && p->last_modified_ms < rec.expires_at_ms
+		                ? p->last_modified_ms
+		                : rec.expires_at_ms - 1000;
 	note_mints(s, &rec.mints);
 	token_timing_derive(s->def, rec.expires_at_ms - rec.issued_at_ms, &timing);
 	v = store_ssm_record_judge(&rec, s->def->type, timeutil_wall_ms(), s->held_exp_ms,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwt.h"
 #include "secret.h"
 #include "ssm_wire.h"
 #include "xalloc.h"
@@ -157,71 +158,6 @@ store_ssm_record_description(int64_t expires_at_ms, char *out, size_t size)
 	snprintf(out, size, "expires:%" PRId64, expires_at_ms);
 }
 
-static int
-b64url_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	return c == '_' ? 63 : -1;
-}
-
-/* base64url without padding; a heap string or NULL. */
-static char *
-b64url_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n * 3 / 4 + 2);
-	size_t len = 0;
-	unsigned acc = 0;
-	int bits = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int v = b64url_value((unsigned char)s[i]);
-
-		if (v < 0) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[len++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[len] = '\0';
-	return out;
-}
-
-static int
-jwt_expiry(const char *token, int64_t *iat_ms, int64_t *exp_ms)
-{
-	const char *dot1 = strchr(token, '.'), *dot2;
-	json_t *claims;
-	char *payload;
-	int rc = -1;
-
-	if (dot1 == NULL || (dot2 = strchr(dot1 + 1, '.')) == NULL)
-		return -1;
-	payload = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-	if (payload == NULL)
-		return -1;
-	claims = json_loads(payload, 0, NULL);
-	if (json_seconds(json_object_get(claims, "exp"), exp_ms)) {
-		if (!json_seconds(json_object_get(claims, "iat"), iat_ms))
-			*iat_ms = 0;
-		rc = 0;
-	}
-	json_decref(claims);
-	free(payload);
-	return rc;
-}
-
 static const char *
 query_param(const char *token, const char *name)
 {
@@ -261,9 +197,15 @@ int
 store_ssm_record_token_expiry(const char *token, int64_t *issued_at_ms,
                               int64_t *expires_at_ms)
 {
+	int64_t exp_s;
+
 	if (query_param(token, "X-Amz-Date") != NULL)
 		return iam_expiry(token, issued_at_ms, expires_at_ms);
-	return jwt_expiry(token, issued_at_ms, expires_at_ms);
+	*issued_at_ms = 0; /* a JWT's iat is not read: LastModifiedDate stands in */
+	if (jwt_decode_exp(token, &exp_s) == -1)
+		return -1;
+	*expires_at_ms = exp_s * 1000;
+	return 0;
 }
 
 static const char *
@@ -295,7 +237,7 @@ store_ssm_record_decode_value(const char *value, const char *description,
 		               "X-Amz-Expires)");
 	}
 	out->token = xstrdup(value);
-	out->issued_at_ms = iat > 0 && iat < exp ? iat : exp - 1;
+	out->issued_at_ms = iat > 0 && iat < exp ? iat : 0;
 	out->expires_at_ms = exp;
 	copy_str(out->type, sizeof(out->type), value_type(value));
 	copy_str(out->token_type, sizeof(out->token_type),

@@ -52,13 +52,15 @@ int store_ssm_record_decode_json(const char *value, struct store_ssm_record *out
  * "expires:EPOCH_MS". description may be NULL (GetParameter does not
  * return it): the expiry is then read from the token itself (a JWT's exp,
  * an IAM token's X-Amz-Date + X-Amz-Expires), and a token without one
- * cannot be decoded. type comes from the token's shape. */
+ * cannot be decoded. type comes from the token's shape. issued_at_ms is
+ * 0 when unknown (the caller takes the parameter's LastModifiedDate). */
 void store_ssm_record_description(int64_t expires_at_ms, char *out, size_t size);
 int store_ssm_record_decode_value(const char *value, const char *description,
                                   struct store_ssm_record *out, struct err *err);
 
-/* The expiry a token carries: a JWT's exp (and iat), or a presigned IAM
- * token's X-Amz-Date + X-Amz-Expires. -1 when it carries none. */
+/* The expiry a token carries: a JWT's exp, or a presigned IAM token's
+ * X-Amz-Date + X-Amz-Expires (which also gives issued_at; 0 for a JWT).
+ * -1 when it carries none. */
 int store_ssm_record_token_expiry(const char *token, int64_t *issued_at_ms,
                                   int64_t *expires_at_ms);
 
