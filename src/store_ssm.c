@@ -17,8 +17,6 @@
 
 #define POLL_MS       1000 /* lock waiters read the parameter this often */
 #define LOCK_SLACK_MS 5000
-#define STANDARD_MAX  4096
-#define ADVANCED_MAX  8192
 
 #define slog_warn(s, ...)  log_write(LOG_WARNING, "token", (s)->def->name, __VA_ARGS__)
 #define slog_info(s, ...)  log_write(LOG_INFO, "token", (s)->def->name, __VA_ARGS__)
@@ -384,8 +382,6 @@ encode_result(struct store *s, const struct token_result *r, char *desc, size_t 
               struct err *err)
 {
 	struct store_ssm_record rec;
-	size_t max =
-	        strcmp(s->def->ssm_tier, "Advanced") == 0 ? ADVANCED_MAX : STANDARD_MAX;
 	char *value;
 
 	memset(&rec, 0, sizeof(rec));
@@ -404,11 +400,8 @@ encode_result(struct store *s, const struct token_result *r, char *desc, size_t 
 		value = store_ssm_record_encode_json(&rec);
 		snprintf(desc, size, "tokend token %s", s->def->name);
 	}
-	if (strlen(value) > max) {
-		err_set(err, ERR_TOOBIG,
-		        "ssm %s: the value is %zu bytes, over the %s tier's %zu%s",
-		        s->def->ssm_parameter, strlen(value), s->def->ssm_tier, max,
-		        max == STANDARD_MAX ? ": set ssm_tier = Advanced" : "");
+	if (store_ssm_record_check_size(s->def->ssm_parameter, s->def->ssm_tier,
+	                                strlen(value), err) == -1) {
 		secret_free_str(value);
 		return NULL;
 	}
@@ -418,7 +411,7 @@ encode_result(struct store *s, const struct token_result *r, char *desc, size_t 
 static void
 write_result(struct store *s)
 {
-	char desc[64];
+	char desc[96];
 	struct err e = { 0 };
 	char *value = encode_result(s, &s->result, desc, sizeof(desc), &e);
 	struct ssm_put put = {

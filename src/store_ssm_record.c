@@ -16,6 +16,8 @@
 #include "xalloc.h"
 
 #define RECORD_VERSION 1
+#define STANDARD_MAX   4096
+#define ADVANCED_MAX   8192
 
 const char *
 store_ssm_record_type_name(enum token_type type)
@@ -262,6 +264,20 @@ store_ssm_record_judge(const struct store_ssm_record *r, enum token_type type,
 	    left > timing->refresh_before_ms + timing->jitter_ms)
 		return STORE_SSM_ADOPT;
 	return STORE_SSM_STALE;
+}
+
+int
+store_ssm_record_check_size(const char *param, const char *tier, size_t len,
+                            struct err *err)
+{
+	bool advanced = strcmp(tier, "Advanced") == 0;
+	size_t max = advanced ? ADVANCED_MAX : STANDARD_MAX;
+
+	if (len <= max)
+		return 0;
+	return err_set(err, ERR_TOOBIG,
+	               "ssm %s: the value is %zu bytes, over the %s tier's %zu%s", param,
+	               len, tier, max, advanced ? "" : ": set ssm_tier = Advanced");
 }
 
 char *

@@ -79,6 +79,12 @@ enum store_ssm_verdict store_ssm_record_judge(const struct store_ssm_record *r,
                                               int64_t held_expires_at_ms,
                                               const struct token_timing *timing);
 
+/* 0 when a value of len bytes fits tier ("Standard": 4096 bytes,
+ * "Advanced": 8192), else -1 with ERR_TOOBIG and a message naming param
+ * and, for Standard, ssm_tier = Advanced. */
+int store_ssm_record_check_size(const char *param, const char *tier, size_t len,
+                                struct err *err);
+
 /* The fleet lock's value: {"owner":"HOST/PID","until":EPOCH_S}. */
 char *store_ssm_record_lock_encode(const char *owner, int64_t until_s);
 int store_ssm_record_lock_decode(const char *value, char *owner, size_t owner_size,

@@ -305,6 +305,34 @@ START_TEST(test_month)
 END_TEST
 
 static const struct {
+	const char *tier;
+	size_t len;
+	int rc;
+	const char *in_msg;
+} size_cases[] = {
+	{ "Standard", 4096, 0, NULL },
+	{ "Standard", 4097, -1, "set ssm_tier = Advanced" },
+	{ "Advanced", 4097, 0, NULL },
+	{ "Advanced", 8192, 0, NULL },
+	{ "Advanced", 8193, -1, "Advanced tier's 8192" },
+};
+
+START_TEST(test_size)
+{
+	struct err e = { 0 };
+	int rc = store_ssm_record_check_size("/p", size_cases[_i].tier,
+	                                     size_cases[_i].len, &e);
+
+	ck_assert_int_eq(rc, size_cases[_i].rc);
+	if (rc == -1) {
+		ck_assert_int_eq(e.code, ERR_TOOBIG);
+		ck_assert_ptr_nonnull(strstr(e.msg, size_cases[_i].in_msg));
+		ck_assert_ptr_nonnull(strstr(e.msg, "/p"));
+	}
+}
+END_TEST
+
+static const struct {
 	const char *value, *key;
 	enum err_code err;
 	const char *want;
@@ -355,6 +383,7 @@ main(void)
 	tcase_add_test(tc, test_lock);
 	tcase_add_loop_test(tc, test_mints, 0, N(mint_cases));
 	tcase_add_test(tc, test_month);
+	tcase_add_loop_test(tc, test_size, 0, N(size_cases));
 	tcase_add_loop_test(tc, test_secret_value, 0, N(secret_cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
