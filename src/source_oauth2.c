@@ -1,1 +1,500 @@
-/* source_oauth2.c - placeholder: being written. */
+/* source_oauth2.c - client-credentials tokens from an OAuth2 issuer.
+ *
+ * Building the request and reading the answer are pure functions; the
+ * source itself is one http_client call per fetch.
+ */
+#include "source_oauth2.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_client.h"
+#include "jwt.h"
+#include "secret.h"
+#include "timeutil.h"
+#include "xalloc.h"
+
+/* --- a growing buffer that wipes what it leaves behind --------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void
+sbuf_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		/* Not realloc: the old block may hold the client secret. */
+		p = xmalloc(cap);
+		if (b->p != NULL)
+			memcpy(p, b->p, b->len);
+		secret_free_mem(b->p, b->cap);
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sbuf_puts(struct sbuf *b, const char *s)
+{
+	sbuf_put(b, s, strlen(s));
+}
+
+/* application/x-www-form-urlencoded, as RFC 6749 Appendix B asks. */
+static void
+form_encode(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+
+		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '*')
+			sbuf_put(b, (const char *)p, 1);
+		else if (*p == ' ')
+			sbuf_put(b, "+", 1);
+		else
+			sbuf_put(b, esc, 3);
+	}
+}
+
+/* A JSON string; UTF-8 passes through, controls are escaped. Written here
+ * rather than with jansson so that no copy of the secret is left behind
+ * in memory we cannot wipe. */
+static void
+json_quote(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	sbuf_put(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+
+		if (*p == '"' || *p == '\\') {
+			sbuf_put(b, "\\", 1);
+			sbuf_put(b, (const char *)p, 1);
+		} else if (*p < 0x20) {
+			sbuf_put(b, esc, 6);
+		} else {
+			sbuf_put(b, (const char *)p, 1);
+		}
+	}
+	sbuf_put(b, "\"", 1);
+}
+
+/* --- the request ------------------------------------------------------------ */
+
+char *
+oauth2_request_body(const struct token_def *def, const char *secret)
+{
+	bool json = def->request_format == OAUTH2_BODY_JSON;
+	bool post = def->client_auth == OAUTH2_AUTH_POST;
+	const char *fields[][2] = {
+		{ "grant_type", "client_credentials" },
+		{ "client_id", post ? def->client_id : NULL },
+		{ "client_secret", post ? secret : NULL },
+		{ "audience", def->audience },
+		{ "scope", def->scope },
+	};
+	struct sbuf b = { 0 };
+	bool first = true;
+
+	sbuf_puts(&b, json ? "{" : "");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (fields[i][1] == NULL)
+			continue;
+		if (!first)
+			sbuf_puts(&b, json ? "," : "&");
+		first = false;
+		if (json) {
+			json_quote(&b, fields[i][0]);
+			sbuf_puts(&b, ":");
+			json_quote(&b, fields[i][1]);
+		} else {
+			form_encode(&b, fields[i][0]);
+			sbuf_puts(&b, "=");
+			form_encode(&b, fields[i][1]);
+		}
+	}
+	sbuf_puts(&b, json ? "}" : "");
+	return b.p;
+}
+
+char *
+oauth2_basic_header(const char *client_id, const char *secret)
+{
+	static const char prefix[] = "Authorization: Basic ";
+	struct sbuf cred = { 0 };
+	size_t cap;
+	char *out;
+
+	form_encode(&cred, client_id);
+	sbuf_puts(&cred, ":");
+	form_encode(&cred, secret);
+	cap = sizeof(prefix) + 4 * ((cred.len + 2) / 3);
+	out = xmalloc(cap);
+	memcpy(out, prefix, sizeof(prefix) - 1);
+	EVP_EncodeBlock((unsigned char *)out + sizeof(prefix) - 1,
+	                (const unsigned char *)cred.p, (int)cred.len);
+	secret_free_mem(cred.p, cred.cap);
+	return out;
+}
+
+/* --- the answer ------------------------------------------------------------- */
+
+/* Issuer-supplied text made safe for a log line: printable ASCII only. */
+static void
+sanitize(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+
+	for (; src != NULL && *src != '\0' && n + 1 < cap; src++)
+		dst[n++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	dst[n] = '\0';
+}
+
+/* A non-negative decimal of at most 12 digits, or -1. */
+static int64_t
+parse_digits(const char *s)
+{
+	int64_t v = 0;
+	size_t n = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (; isdigit((unsigned char)*s) && n < 12; s++, n++)
+		v = v * 10 + (*s - '0');
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return n > 0 && *s == '\0' ? v : -1;
+}
+
+static int64_t
+clamp_wait(int64_t ms)
+{
+	if (ms < 0)
+		return 0;
+	return ms > OAUTH2_MAX_RETRY_AFTER_MS ? OAUTH2_MAX_RETRY_AFTER_MS : ms;
+}
+
+/* Retry-After (delta seconds or an HTTP date) first; for 429 without it,
+ * x-ratelimit-reset: epoch seconds as Auth0 sends them, or, for values
+ * too small to be a recent epoch, delta seconds as some issuers send. */
+static int64_t
+wait_ms(long status, const char *retry_after, const char *reset, int64_t now_ms)
+{
+	int64_t v, epoch_s;
+
+	if (retry_after != NULL) {
+		if ((v = parse_digits(retry_after)) >= 0)
+			return clamp_wait(v * 1000);
+		if (timeutil_parse_http_date(retry_after, &epoch_s) == 0)
+			return clamp_wait(epoch_s * 1000 - now_ms);
+	}
+	if (status == 429 && reset != NULL && (v = parse_digits(reset)) >= 0)
+		return clamp_wait(v < 1000000000 ? v * 1000 : v * 1000 - now_ms);
+	return 0;
+}
+
+static enum err_code
+error_code_for(long status, const char *code)
+{
+	if (status == 401 || status == 403)
+		return ERR_AUTH;
+	if (status == 429)
+		return ERR_THROTTLED;
+	/* RFC 6749 §5.2 lets invalid_client come with 400. */
+	if (status == 400 && (strcmp(code, "invalid_client") == 0 ||
+	                      strcmp(code, "unauthorized_client") == 0 ||
+	                      strcmp(code, "access_denied") == 0))
+		return ERR_AUTH;
+	return ERR_HTTP;
+}
+
+static int
+parse_failure(long status, const char *body, size_t len, struct token_result *out)
+{
+	json_t *root = json_loadb(body, len, 0, NULL);
+	const char *desc = NULL;
+	char code[48], text[128];
+
+	sanitize(code, sizeof(code), json_string_value(json_object_get(root, "error")));
+	desc = json_string_value(json_object_get(root, "error_description"));
+	if (desc == NULL)
+		desc = json_string_value(json_object_get(root, "message"));
+	sanitize(text, sizeof(text), desc);
+	json_decref(root);
+	return err_set(&out->err, error_code_for(status, code),
+	               "issuer answered %ld%s%s%s%s", status, code[0] ? " " : "", code,
+	               text[0] ? ": " : "", text);
+}
+
+/* expires_in as a positive number of seconds; Azure AD v1 and others send
+ * it as a string. */
+static int
+parse_expires_in(json_t *v, int64_t *out, struct err *err)
+{
+	int64_t s;
+
+	if (v == NULL)
+		return err_set(err, ERR_PARSE, "issuer's answer has no expires_in");
+	if (json_is_integer(v))
+		s = json_integer_value(v);
+	else if (!json_is_string(v) || (s = parse_digits(json_string_value(v))) < 0)
+		return err_set(err, ERR_PARSE, "issuer's expires_in is not an integer");
+	if (s <= 0)
+		return err_set(err, ERR_PARSE, "issuer's expires_in %lld is not positive",
+		               (long long)s);
+	if (s > OAUTH2_MAX_EXPIRES_IN_S)
+		return err_set(err, ERR_PARSE, "issuer's expires_in %lld is over a year",
+		               (long long)s);
+	*out = s;
+	return 0;
+}
+
+static int
+check_access_token(json_t *v, struct err *err)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+
+	if (s == NULL)
+		return err_set(err, ERR_PARSE,
+		               "issuer's answer has no access_token string");
+	if (len == 0 || len > OAUTH2_MAX_TOKEN_LEN)
+		return err_set(err, ERR_PARSE,
+		               "issuer's access_token is %zu bytes long (1..%d)", len,
+		               OAUTH2_MAX_TOKEN_LEN);
+	for (size_t i = 0; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return err_set(err, ERR_PARSE,
+			               "issuer's access_token has a character "
+			               "that is not printable ASCII at %zu",
+			               i);
+	return 0;
+}
+
+static int
+parse_token_type(json_t *v, char out[32], struct err *err)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+
+	/* Required by RFC 6749, missing in some issuers' answers. */
+	if (v == NULL) {
+		strcpy(out, "Bearer");
+		return 0;
+	}
+	if (s == NULL || len == 0 || len >= 32)
+		return err_set(err, ERR_PARSE,
+		               "issuer's token_type is not a short string");
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return err_set(err, ERR_PARSE,
+			               "issuer's token_type is not a word");
+	memcpy(out, s, len + 1);
+	return 0;
+}
+
+static int
+parse_success(const char *body, size_t len, int64_t request_start_ms,
+              struct token_result *out)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, 0, &jerr), *tok;
+	int64_t expires_in = 0, exp_s;
+	int rc = -1;
+
+	/* jerr.text may quote the body, which may hold the token. */
+	if (!json_is_object(root)) {
+		err_set(&out->err, ERR_PARSE,
+		        "issuer answered 200 with a body that is not a JSON object "
+		        "(line %d, column %d)",
+		        jerr.line, jerr.column);
+		goto out;
+	}
+	tok = json_object_get(root, "access_token");
+	if (check_access_token(tok, &out->err) == -1 ||
+	    parse_token_type(json_object_get(root, "token_type"), out->token_type,
+	                     &out->err) == -1 ||
+	    parse_expires_in(json_object_get(root, "expires_in"), &expires_in,
+	                     &out->err) == -1)
+		goto out;
+	out->issued_at_ms = request_start_ms;
+	out->expires_at_ms = request_start_ms + expires_in * 1000;
+	/* The token's own word on its expiry wins if it is earlier. */
+	if (jwt_decode_exp(json_string_value(tok), &exp_s) == 0 &&
+	    exp_s * 1000 < out->expires_at_ms)
+		out->expires_at_ms = exp_s * 1000;
+	out->value = secret_new(json_string_value(tok), json_string_length(tok));
+	out->origin = TOKEN_ORIGIN_ISSUER;
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+int
+oauth2_parse_response(long status, const char *body, size_t len, const char *retry_after,
+                      const char *ratelimit_reset, int64_t request_start_ms,
+                      int64_t now_ms, struct token_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->http_status = (int)status;
+	if (body == NULL)
+		len = 0;
+	if (status == 200)
+		return parse_success(body != NULL ? body : "", len, request_start_ms,
+		                     out);
+	out->retry_after_ms = wait_ms(status, retry_after, ratelimit_reset, now_ms);
+	return parse_failure(status, body != NULL ? body : "", len, out);
+}
+
+/* --- the source ------------------------------------------------------------- */
+
+struct oauth2_source {
+	const struct token_def *def;
+	struct http_client *http;
+	struct http_call *call;
+	token_fetch_done_fn *done;
+	void *arg;
+	int64_t start_ms;
+	struct err start_err; /* why the last start_fetch returned -1 */
+};
+
+static void
+on_response(const struct http_response *resp, void *arg)
+{
+	struct oauth2_source *s = arg;
+	struct token_result res;
+
+	s->call = NULL;
+	if (resp->err.code != ERR_OK) {
+		memset(&res, 0, sizeof(res));
+		res.err = resp->err;
+	} else {
+		oauth2_parse_response(resp->status, resp->body, resp->body_len,
+		                      http_response_header(resp, "Retry-After"),
+		                      http_response_header(resp, "x-ratelimit-reset"),
+		                      s->start_ms, timeutil_wall_ms(), &res);
+	}
+	/* done owns res.value and may start the next fetch. */
+	s->done(&res, s->arg);
+}
+
+static int
+oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
+{
+	struct oauth2_source *s = impl;
+	const struct token_def *def = s->def;
+	const struct secret *secret = def->client_secret.value;
+	bool basic = def->client_auth == OAUTH2_AUTH_BASIC;
+	const char *headers[4] = { NULL };
+	char *body = NULL, *auth = NULL;
+	struct http_request req = { 0 };
+	int rc = -1;
+
+	if (secret == NULL) {
+		err_set(&s->start_err, ERR_UNAVAILABLE, "client_secret (%s) not resolved",
+		        def->client_secret.ref != NULL ? def->client_secret.ref
+		                                       : "unset");
+		goto out;
+	}
+	body = oauth2_request_body(def, basic ? NULL : secret->data);
+	headers[0] = def->request_format == OAUTH2_BODY_JSON
+	                     ? "Content-Type: application/json"
+	                     : "Content-Type: application/x-www-form-urlencoded";
+	headers[1] = "Accept: application/json";
+	if (basic) {
+		auth = oauth2_basic_header(def->client_id, secret->data);
+		headers[2] = auth;
+	}
+	req.method = "POST";
+	req.url = def->token_url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.timeout_ms = (long)def->request_timeout_ms;
+	s->start_ms = timeutil_wall_ms();
+	s->call = http_client_start(s->http, &req, on_response, s, &s->start_err);
+	if (s->call == NULL)
+		goto out;
+	s->done = done;
+	s->arg = arg;
+	rc = 0;
+out:
+	/* http_client copied both. */
+	secret_free_str(body);
+	secret_free_str(auth);
+	return rc;
+}
+
+static void
+oauth2_cancel(void *impl)
+{
+	struct oauth2_source *s = impl;
+
+	http_call_cancel(s->call);
+	s->call = NULL;
+}
+
+static void
+oauth2_free(void *impl)
+{
+	struct oauth2_source *s = impl;
+
+	if (s == NULL)
+		return;
+	http_call_cancel(s->call);
+	free(s);
+}
+
+static void
+oauth2_start_error(void *impl, struct err *err)
+{
+	struct oauth2_source *s = impl;
+
+	*err = s->start_err;
+}
+
+static const struct token_source_ops oauth2_ops = {
+	.name = "oauth2",
+	.start_fetch = oauth2_start_fetch,
+	.cancel = oauth2_cancel,
+	.free = oauth2_free,
+	.start_error = oauth2_start_error,
+};
+
+int
+source_oauth2_new(const struct token_def *def, struct http_client *http,
+                  struct token_source *out, struct err *err)
+{
+	struct oauth2_source *s;
+
+	if (def->token_url == NULL || def->client_id == NULL)
+		return err_set(err, ERR_CONFIG,
+		               "oauth2: token_url and client_id are required");
+	if (!http_client_url_allowed(def->token_url, err)) {
+		err_prefix(err, "token_url");
+		return -1;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->def = def;
+	s->http = http;
+	out->ops = &oauth2_ops;
+	out->impl = s;
+	return 0;
+}
