@@ -342,7 +342,9 @@ json_int64(json_t *v)
 int
 ssm_wire_parse_get(const char *body, struct ssm_parameter *out, struct err *err)
 {
-	json_t *doc = json_loads(body, 0, NULL);
+	/* A value holding U+0000 is still an answer: the caller sees a
+	 * truncated, malformed value and replaces it. */
+	json_t *doc = json_loads(body, JSON_ALLOW_NUL, NULL);
 	json_t *p = json_object_get(doc, "Parameter"), *lm;
 	int rc = -1;
 

@@ -230,6 +230,8 @@ static const struct {
 	  0, "v", 4, INT64_C(1704067200000) },
 	{ "{\"Parameter\":{\"Name\":\"/p\",\"Value\":\"\\u00e9\"}}", 0, "\xc3\xa9", 0,
 	  0 },
+	{ "{\"Parameter\":{\"Name\":\"/p\",\"Value\":\"\\u0000}{corrupt\"}}", 0, "", 0,
+	  0 },
 	{ "{\"Parameter\":{\"Name\":\"/p\"}}", -1, NULL, 0, 0 },
 	{ "{\"Parameter\":null}", -1, NULL, 0, 0 },
 	{ "{\"Parameter\": {\"Name\": ", -1, NULL, 0, 0 },
