@@ -15,6 +15,9 @@
 #include "source_elasticache.h"
 #include "source_oauth2.h"
 #include "source_rds.h"
+#include "ssm.h"
+#include "store_ssm.h"
+#include "store_ssm_secrets.h"
 #include "timeutil.h"
 #include "token.h"
 
@@ -167,15 +170,28 @@ add_signals(struct daemon *d, struct err *err)
 	return 0;
 }
 
+static bool
+uses_ssm(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		if (cfg->tokens[i]->ssm_parameter != NULL)
+			return true;
+	}
+	return store_ssm_secrets_needed(cfg);
+}
+
 static int
 add_tokens(struct daemon *d, struct err *err)
 {
 	const struct config *cfg = d->config;
 
 	for (size_t i = 0; i < cfg->ntokens; i++) {
+		const struct token_def *def = cfg->tokens[i];
 		struct token_source src;
 
-		if (make_source(d, cfg->tokens[i], &src, err) == -1) {
+		if (make_source(d, def, &src, err) == -1 ||
+		    (def->ssm_parameter != NULL &&
+		     store_ssm_wrap(def, d->ssm, src, &src, err) == -1)) {
 			err_prefix(err, "token \"%s\"", cfg->tokens[i]->name);
 			return -1;
 		}
@@ -224,6 +240,12 @@ daemon_init(struct daemon *d, struct config *cfg, struct err *err)
 		aws_creds_subscribe(d->creds, on_credentials_change, d);
 		/* Resolve now, so the first IAM tokens do not wait on it. */
 		aws_creds_start(d->creds);
+		if (uses_ssm(cfg)) {
+			d->ssm = ssm_client_new(d->base, d->http, d->creds,
+			                        aws_creds_region(d->creds, NULL), err);
+			if (d->ssm == NULL)
+				return -1;
+		}
 	}
 	d->tokens = token_table_new(d->base);
 	if (add_tokens(d, err) == -1)
@@ -242,13 +264,32 @@ daemon_init(struct daemon *d, struct config *cfg, struct err *err)
 	return 0;
 }
 
+/* ssm: secret references are resolved before any token starts. */
+static void
+on_secrets(const struct err *err, void *arg)
+{
+	struct daemon *d = arg;
+
+	d->secrets = NULL;
+	if (err->code != ERR_OK) {
+		log_error("%s", err->msg);
+		d->exit_code = 1;
+		event_base_loopbreak(d->base);
+		return;
+	}
+	token_table_start(d->tokens);
+}
+
 int
 daemon_run(struct daemon *d)
 {
 	log_notice("tokend %s started: %zu token(s), socket %s", PACKAGE_VERSION,
 		   d->config->ntokens, d->config->daemon.socket_path);
 	update_status(d);
-	token_table_start(d->tokens);
+	if (d->ssm != NULL && store_ssm_secrets_needed(d->config))
+		d->secrets = store_ssm_secrets_resolve(d->ssm, d->config, on_secrets, d);
+	else
+		token_table_start(d->tokens);
 	if (token_table_count(d->tokens) == 0)
 		become_ready(d, "no tokens configured");
 	if (event_base_dispatch(d->base) == -1) {
@@ -264,7 +305,9 @@ daemon_fini(struct daemon *d)
 	/* Order matters: the server and the tokens hold calls into the HTTP
 	 * client and the credentials, which hold events of the base. */
 	server_free(d->server);
+	store_ssm_secrets_cancel(d->secrets);
 	token_table_free(d->tokens);
+	ssm_client_free(d->ssm); /* after the tokens: their stores hold calls */
 	aws_creds_free(d->creds);
 	http_client_free(d->http);
 	if (d->startup_timer != NULL)

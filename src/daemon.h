@@ -15,6 +15,8 @@ struct daemon {
 	struct config *config; /* owned */
 	struct http_client *http;
 	struct aws_creds *creds; /* NULL when no token needs AWS */
+	struct ssm_client *ssm;	 /* NULL when nothing is kept in or read from SSM */
+	struct store_ssm_secrets *secrets; /* ssm: references being resolved */
 	struct token_table *tokens;
 	struct server *server;
 
