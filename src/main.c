@@ -3,16 +3,18 @@
  * runtime supervises it. */
 #include <curl/curl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <malloc.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define DEFAULT_CONFIG "/etc/tokend/tokend.conf"
 
@@ -27,6 +29,23 @@ usage(FILE *f)
 		   "  -V, --version       print the version and exit\n"
 		   "  -h, --help          print this help and exit\n",
 		DEFAULT_CONFIG);
+}
+
+/* jansson parses issuer and SSM answers, which hold tokens: every block it
+ * frees is wiped first, so no token lingers in freed heap memory. */
+static void *
+json_alloc(size_t n)
+{
+	return xmalloc(n);
+}
+
+static void
+json_wipe_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
 }
 
 struct options {
@@ -91,6 +110,7 @@ main(int argc, char **argv)
 	 * and away from ptrace by other processes of the same user. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
+	json_set_alloc_funcs(json_alloc, json_wipe_free);
 
 	if (config_load(opt.config_path, &cfg, &err) == -1) {
 		fprintf(stderr, "tokend: %s\n", err.msg);
