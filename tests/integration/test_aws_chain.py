@@ -185,6 +185,8 @@ def test_no_provider(tokend_factory):
     status, body = tokend.get_json("/v1/tokens/db")
     assert status == 503, body
     assert body and body.get("error") and body.get("message"), body
+    # The reason names the cause, not just "unavailable".
+    assert "credentials" in body["message"].lower(), body
     status, _ = tokend.get_json("/healthz")
     assert status == 200
     assert tokend.running

@@ -222,7 +222,7 @@ def test_rds_and_elasticache_tokens_verify(tokend_factory, ecs):
     host, p = verify_token(rg["token"], cred["secret"], "elasticache", REGION, cred["token"])
     assert host.lower() == "orders-rg"
     assert "ResourceType" not in p, "a node-based cache must not name ServerlessCache"
-    assert (rg["cache"], rg["user"], rg["serverless"]) == ("Orders-RG", "svc", False)
+    assert (rg["cache"].lower(), rg["user"], rg["serverless"]) == ("orders-rg", "svc", False)
 
     for body in (db, cache, rg):
         assert body["type"] in ("rds", "elasticache")
