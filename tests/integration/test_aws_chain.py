@@ -121,7 +121,7 @@ def test_ecs_relative_uri(tokend_factory, tmp_path, creds_file, node_peers):
         check_token(tokend, cred["akid"], cred["secret"], cred["token"])
         assert provider_line(tokend, "ecs")
         assert all(r["path"] == ecs.relative_uri for r in ecs.requests())
-        tokend.stop()
+        tokend.stop()  # while its endpoint is still up (the factory checks the exit)
 
 
 def test_ecs_full_uri_with_token_file(tokend_factory, tmp_path, ecs):
