@@ -68,6 +68,33 @@ update_status(struct daemon *d)
 	}
 }
 
+/* tokend --once: one line per token on stdout, for init containers and
+ * cron; the exit code says whether every token is valid. */
+static void
+finish_once(struct daemon *d)
+{
+	size_t n = token_table_count(d->tokens), valid = 0;
+	int64_t now = timeutil_wall_ms();
+
+	for (size_t i = 0; i < n; i++) {
+		struct token *tok = token_table_at(d->tokens, i);
+		struct err why = { 0 };
+
+		if (token_servable(tok, now, &why)) {
+			valid++;
+			printf("%s\tvalid\t%s\texpires in %llds\n", tok->name,
+			       token_origin_name(tok->origin),
+			       (long long)((tok->expires_at_ms - now) / 1000));
+		} else {
+			printf("%s\tmissing\t%s\n", tok->name,
+			       why.msg[0] ? why.msg : "no value yet");
+		}
+	}
+	fflush(stdout);
+	d->exit_code = valid == n ? 0 : 1;
+	event_base_loopbreak(d->base);
+}
+
 static void
 become_ready(struct daemon *d, const char *why)
 {
@@ -76,6 +103,10 @@ become_ready(struct daemon *d, const char *why)
 	d->ready = true;
 	if (d->startup_timer != NULL)
 		event_del(d->startup_timer);
+	if (d->once) {
+		finish_once(d);
+		return;
+	}
 	log_notice("ready (%s): %s", why, d->status);
 	notify_ready();
 }
@@ -85,7 +116,8 @@ on_token_change(struct token *tok, void *arg)
 {
 	struct daemon *d = arg;
 
-	server_token_changed(d->server, tok);
+	if (d->server != NULL)
+		server_token_changed(d->server, tok);
 	update_status(d);
 	if (!d->ready && token_table_all_valid(d->tokens))
 		become_ready(d, "every token holds a valid value");
@@ -221,12 +253,13 @@ add_timers(struct daemon *d)
 }
 
 int
-daemon_init(struct daemon *d, struct config *cfg, struct err *err)
+daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err)
 {
 	int listen_fd;
 
 	memset(d, 0, sizeof(*d));
 	d->config = cfg;
+	d->once = (flags & DAEMON_ONCE) != 0;
 	if ((d->base = new_base(err)) == NULL)
 		return -1;
 	if (add_signals(d, err) == -1)
@@ -251,13 +284,15 @@ daemon_init(struct daemon *d, struct config *cfg, struct err *err)
 	if (add_tokens(d, err) == -1)
 		return -1;
 
-	listen_fd = notify_listen_fd();
-	if (listen_fd == -2)
-		return err_set(err, ERR_CONFIG,
-			       "socket activation passed more than one socket");
-	d->server = server_new(d->base, &cfg->daemon, d->tokens, listen_fd, err);
-	if (d->server == NULL)
-		return -1;
+	if (!d->once) {
+		listen_fd = notify_listen_fd();
+		if (listen_fd == -2)
+			return err_set(err, ERR_CONFIG,
+				       "socket activation passed more than one socket");
+		d->server = server_new(d->base, &cfg->daemon, d->tokens, listen_fd, err);
+		if (d->server == NULL)
+			return -1;
+	}
 
 	token_table_set_observer(d->tokens, on_token_change, d);
 	add_timers(d);

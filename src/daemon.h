@@ -23,14 +23,17 @@ struct daemon {
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
 	bool ready;
+	bool once; /* tokend --once: obtain every token, persist, exit */
 	char status[256]; /* last STATUS= sent, to send only changes */
 	int exit_code;
 };
 
+#define DAEMON_ONCE 0x1 /* no socket: obtain every token, print, exit 0/1 */
+
 /* Builds everything from cfg (ownership of cfg passes to d, also on
  * failure). -1 with err when something cannot start (the socket is taken,
  * a source cannot be built). */
-int daemon_init(struct daemon *d, struct config *cfg, struct err *err);
+int daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err);
 /* Runs the loop until SIGTERM/SIGINT; returns the process exit code. */
 int daemon_run(struct daemon *d);
 /* Frees everything daemon_init built. Safe after a failed init. */

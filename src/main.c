@@ -23,9 +23,11 @@ enum { EXIT_USAGE = 2 };
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: tokend [-c FILE] [--check-config] [--version]\n"
+	fprintf(f, "usage: tokend [-c FILE] [--check-config | --once] [--version]\n"
 		   "  -c, --config FILE   configuration file (default %s)\n"
 		   "      --check-config  validate the configuration and exit 0 or 2\n"
+		   "      --once          obtain and persist every token, print a summary,\n"
+		   "                      exit 0 if all are valid, else 1\n"
 		   "  -V, --version       print the version and exit\n"
 		   "  -h, --help          print this help and exit\n",
 		DEFAULT_CONFIG);
@@ -51,6 +53,7 @@ json_wipe_free(void *p)
 struct options {
 	const char *config_path;
 	int check_config;
+	int once;
 };
 
 /* Returns -1 to exit with `*status`. */
@@ -60,6 +63,7 @@ parse_args(int argc, char **argv, struct options *opt, int *status)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "once", no_argument, NULL, 'O' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -71,6 +75,7 @@ parse_args(int argc, char **argv, struct options *opt, int *status)
 		switch (c) {
 		case 'c': opt->config_path = optarg; break;
 		case 'C': opt->check_config = 1; break;
+		case 'O': opt->once = 1; break;
 		case 'V':
 			printf("tokend %s\n", PACKAGE_VERSION);
 			*status = EXIT_SUCCESS;
@@ -129,7 +134,7 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_FAILURE;
 	}
-	if (daemon_init(&d, cfg, &err) == -1) {
+	if (daemon_init(&d, cfg, opt.once ? DAEMON_ONCE : 0, &err) == -1) {
 		log_error("cannot start: %s", err.msg);
 		status = err.code == ERR_CONFIG ? EXIT_USAGE : EXIT_FAILURE;
 	} else {
