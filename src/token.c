@@ -24,6 +24,7 @@
 #define BACKOFF_CAP_MS    60000
 #define SHORT_LIFETIME_MS (10 * 60 * 1000)
 #define MIN_REMAINING_MS  (60 * 1000)
+#define MIN_GAP_FLOOR_MS  10
 
 struct token_table {
 	struct event_base *base;
@@ -146,6 +147,17 @@ servable_until(const struct token *tok)
 	return tok->expires_at_ms - tok->timing.min_remaining_ms;
 }
 
+/* The closest two retries pulled in before expiry may come. */
+static int64_t
+min_gap(const struct token *tok)
+{
+	int64_t gap = tok->timing.min_remaining_ms / 4;
+
+	if (gap < MIN_GAP_FLOOR_MS)
+		gap = MIN_GAP_FLOOR_MS;
+	return gap < BACKOFF_BASE_MS ? gap : BACKOFF_BASE_MS;
+}
+
 static void
 notify(struct token *tok)
 {
@@ -215,11 +227,13 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 	delay = token_backoff_delay(tok->attempt - 1, retry_after_ms,
 	                            table_rnd32(tok->table));
 	/* Backing off past the moment the value stops being served would
-	 * skip the last chance to replace it in time; after that moment the
-	 * backoff runs free, so the token comes back when the issuer does. */
+	 * skip the last chances to replace it in time: such a retry comes at
+	 * half the time left instead, and so on, while the retries stay at
+	 * least min_gap apart. After that moment the backoff runs free, so
+	 * the token comes back when the issuer does. */
 	left = servable_until(tok) - now;
-	if (serving && delay > left)
-		delay = left > retry_after_ms ? left : retry_after_ms;
+	if (serving && delay > left && left / 2 >= min_gap(tok))
+		delay = left / 2 > retry_after_ms ? left / 2 : retry_after_ms;
 	if (serving)
 		tlog_warn(tok,
 		          "fetch failed (attempt %u): %s; retrying in %" PRId64
