@@ -34,6 +34,21 @@ class BenchError(RuntimeError):
     pass
 
 
+def run_main(main, prefix):
+    """main(tmp) in a fresh temporary directory (peer and tokend logs),
+    removed when main returns 0 and kept, with a message, otherwise."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    rc = 1
+    try:
+        rc = main(tmp)
+    finally:
+        if rc == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"logs kept in {tmp}", file=sys.stderr)
+    return rc
+
+
 def env_float(name, default):
     try:
         return float(os.environ.get(name, default))
