@@ -32,6 +32,18 @@ audience = https://api.test.local/
 """
 
 
+def poll_json(tokend, path, pred, timeout=10):
+    """Polls GET path until pred((status, doc)) holds; connection errors
+    (the socket is not there yet) count as not yet."""
+    def attempt():
+        try:
+            r = tokend.get_json(path)
+        except OSError:
+            return None
+        return r if pred(r) else None
+    return wait_for(attempt, timeout=timeout, message=f"GET {path}")
+
+
 def jwt_claims(token):
     payload = token.split(".")[1]
     payload += "=" * (-len(payload) % 4)
@@ -127,8 +139,7 @@ def test_issuer_outage_serves_until_min_remaining_then_503(issuer, tokend_factor
     # The last value keeps being served while it has >= 3 s left ...
     assert tokend.get_json("/v1/tokens/api")[1]["token"] == first["token"]
     # ... then 503 with a reason, never the expired value.
-    status, err = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(
-        tokend.get_json("/v1/tokens/api")), timeout=15, message="no 503 after expiry")
+    status, err = poll_json(tokend, "/v1/tokens/api", lambda r: r[0] == 503, timeout=15)
     assert time.time() >= first["expires_at"] - 3 - 0.5
     assert err["error"] and "500" in err["message"], err
     status, ready = tokend.get_json("/readyz")
@@ -137,8 +148,7 @@ def test_issuer_outage_serves_until_min_remaining_then_503(issuer, tokend_factor
     # Issuer back: a valid token returns within the backoff cap (60 s).
     issuer.clear_faults()
     start = time.time()
-    status, doc = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
-        tokend.get_json("/v1/tokens/api")), timeout=65, message="token did not come back")
+    status, doc = poll_json(tokend, "/v1/tokens/api", lambda r: r[0] == 200, timeout=65)
     assert doc["token"] != first["token"]
     assert doc["version"] > first["version"]
     assert time.time() - start <= 62
@@ -161,8 +171,8 @@ def test_wrong_secret_is_reported_not_crashed(issuer, tokend_factory):
     cfg = oauth2_config(issuer).replace(f"client_secret = {issuer.client_secret}",
                                         "client_secret = wrong-secret")
     tokend = tokend_factory(cfg, wait_ready=False)
-    status, err = wait_for(lambda: (lambda r: r if r[0] == 503 and r[1].get("message") else None)(
-        tokend.get_json("/v1/tokens/api")), timeout=10)
+    status, err = poll_json(tokend, "/v1/tokens/api",
+                            lambda r: r[0] == 503 and "401" in r[1].get("message", ""))
     assert "401" in err["message"] and "access_denied" in err["message"], err
     assert "wrong-secret" not in tokend.log_text()
     assert tokend.get_json("/healthz")[0] == 200
