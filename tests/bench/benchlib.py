@@ -26,6 +26,8 @@ import harness  # noqa: E402  (needs the path above)
 
 CLIENT_ID = "tokend-bench-client"
 CLIENT_SECRET = "tokend-bench-secret"
+# The secret reaches tokend through its environment, as it should in use.
+SECRET_ENV = "TOKEND_BENCH_CLIENT_SECRET"
 # Long enough that no token is refreshed while a benchmark runs.
 TOKEN_LIFETIME = 7 * 24 * 3600
 
@@ -77,7 +79,7 @@ def tokend_config(issuer, ntokens=10, ssm=False, extra=""):
     for i in range(1, ntokens + 1):
         parts.append(f'[token "tok{i:02d}"]\ntype = oauth2\n'
                      f"token_url = {issuer.token_url}\nclient_id = {issuer.client_id}\n"
-                     f"client_secret = {issuer.client_secret}\n"
+                     f"client_secret = env:{SECRET_ENV}\n"
                      f"audience = https://bench.tokend.local/\n")
         if ssm:
             parts.append(f"ssm_parameter = /tokend/bench/tok{i:02d}\n")
@@ -89,13 +91,19 @@ def start_issuer(log_dir):
                           expires_in=TOKEN_LIFETIME, log_dir=log_dir)
 
 
+def tokend_env(extra=None):
+    """What tokend needs in its environment besides the harness's."""
+    return {SECRET_ENV: CLIENT_SECRET, **(extra or {})}
+
+
 def start_tokend(config, workdir, env=None, timeout=30):
     """harness.Tokend, or a BenchError that says why it did not come up."""
     binary = find_binary("TOKEND_BIN", "src/tokend")
     if binary is None:
         raise BenchError("no tokend binary (set TOKEND_BIN or build src/tokend)")
     try:
-        return harness.Tokend(config, workdir, env=env, timeout=timeout, binary=binary)
+        return harness.Tokend(config, workdir, env=tokend_env(env), timeout=timeout,
+                              binary=binary)
     except harness.HarnessError as e:
         raise BenchError(f"tokend did not become ready: {str(e)[:2000]}")
 
@@ -173,9 +181,10 @@ class Nginx:
         try:
             harness.wait_for(self._listening, timeout=10,
                              message="nginx did not listen within 10 s")
-        except harness.HarnessError:
+        except (harness.HarnessError, BenchError):
+            text = self.errors()
             self.stop()
-            raise BenchError("nginx did not start: " + self.errors())
+            raise BenchError("nginx did not start: " + text)
 
     def _listening(self):
         if self.proc.poll() is not None:
