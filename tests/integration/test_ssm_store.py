@@ -124,6 +124,7 @@ def test_restart_adopts_without_issuer_call(ssm, issuer, tokend_factory, fmt):
     first = tokend_factory(conf(issuer, extra), env=env_for(ssm, issuer))
     tok = harness.wait_for(lambda: served(first), message="no token served")
     harness.wait_for(lambda: current_value(ssm), message="nothing persisted")
+    first.expected_exit = {-9}  # killed on purpose: no clean shutdown
     first.kill()
     assert issuer.count() == 1
 
