@@ -274,6 +274,14 @@ chain_for(enum aws_creds_mode mode)
 	return NULL;
 }
 
+void
+aws_creds_set_config(struct aws_creds *c, const struct config_aws *cfg)
+{
+	/* The chain already running stays: credentials are not dropped by a
+	 * reload. The region and profile name follow the new config. */
+	c->cfg = cfg;
+}
+
 struct aws_creds *
 aws_creds_new(struct event_base *base, struct http_client *http,
               const struct config_aws *cfg, struct err *err)

@@ -71,6 +71,9 @@ struct aws_creds *aws_creds_new(struct event_base *base, struct http_client *htt
 /* Cancels the query and pending calls (their callbacks do not run) and
  * frees the cached credentials. NULL does nothing. */
 void aws_creds_free(struct aws_creds *c);
+/* After a reload: cfg (borrowed) replaces the [aws] section the provider
+ * reads its region and profile from; the running chain is kept. */
+void aws_creds_set_config(struct aws_creds *c, const struct config_aws *cfg);
 
 /* Resolves eagerly (start-up); the outcome is logged. Optional. */
 void aws_creds_start(struct aws_creds *c);

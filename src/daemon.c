@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aws_creds.h"
@@ -20,10 +21,11 @@
 #include "store_ssm_secrets.h"
 #include "timeutil.h"
 #include "token.h"
+#include "xalloc.h"
 
 static int
-make_source(struct daemon *d, const struct token_def *def, struct token_source *src,
-	    struct err *err)
+make_inner_source(struct daemon *d, const struct token_def *def, struct token_source *src,
+		  struct err *err)
 {
 	switch (def->type) {
 	case TOKEN_TYPE_OAUTH2:
@@ -35,6 +37,28 @@ make_source(struct daemon *d, const struct token_def *def, struct token_source *
 		return source_elasticache_new(def, d->creds, src, err);
 	}
 	return err_set(err, ERR_INTERNAL, "unknown token type %d", (int)def->type);
+}
+
+/* The token's source: issuer or signer, behind the SSM store when the
+ * token is persisted. */
+static int
+make_source(struct daemon *d, const struct token_def *def, struct token_source *src,
+	    struct err *err)
+{
+	if (make_inner_source(d, def, src, err) == -1 ||
+	    (def->ssm_parameter != NULL && store_ssm_wrap(def, d->ssm, *src, src, err) == -1)) {
+		err_prefix(err, "token \"%s\"", def->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+free_source(struct token_source *src)
+{
+	if (src->ops != NULL && src->ops->free != NULL)
+		src->ops->free(src->impl);
+	src->ops = NULL;
 }
 
 /* One line for systemd's STATUS= and `systemctl status`. */
@@ -162,12 +186,162 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	if (sig == SIGHUP) {
-		log_warn("SIGHUP: configuration reload is not supported yet; ignored");
+		daemon_reload(d);
 		return;
 	}
 	log_notice("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	notify_stopping();
 	event_base_loopbreak(d->base);
+}
+
+static bool uses_ssm(const struct config *cfg);
+
+/* --- reload (SIGHUP) ------------------------------------------------------ */
+
+/* Everything a new config needs that may not exist yet: AWS credentials
+ * and the SSM client appear when the first token needing them does. */
+static int
+reload_prepare(struct daemon *d, struct config *next, struct err *err)
+{
+	if (d->creds == NULL && config_needs_aws(next)) {
+		d->creds = aws_creds_new(d->base, d->http, &next->aws, err);
+		if (d->creds == NULL)
+			return -1;
+		aws_creds_subscribe(d->creds, on_credentials_change, d);
+		aws_creds_start(d->creds);
+	}
+	if (d->ssm == NULL && d->creds != NULL && uses_ssm(next)) {
+		d->ssm = ssm_client_new(d->base, d->http, d->creds,
+					aws_creds_region(d->creds, NULL), err);
+		if (d->ssm == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+reload_failed(struct daemon *d, struct config *next, const char *msg)
+{
+	log_error("reload failed, keeping the running configuration: %s", msg);
+	d->reloads_failed++;
+	config_free(next);
+	notify_ready();
+}
+
+static void
+warn_restart_needed(const struct config *prev, const struct config *next)
+{
+	const struct config_daemon *a = &prev->daemon, *b = &next->daemon;
+
+	if (strcmp(a->socket_path, b->socket_path) != 0 || a->socket_mode != b->socket_mode ||
+	    (a->socket_group == NULL) != (b->socket_group == NULL) ||
+	    (a->socket_group != NULL && strcmp(a->socket_group, b->socket_group) != 0))
+		log_warn("reload: socket, socket_mode and socket_group changes take "
+			 "effect at the next restart");
+	if (prev->aws.credentials != next->aws.credentials)
+		log_warn("reload: [aws] credentials changes take effect at the next restart");
+}
+
+/* Swaps next in: removed tokens go, changed ones are rebuilt, unchanged
+ * ones keep their value and version, new ones start. Every source is
+ * built before anything changes, so a failure leaves all as it was. */
+static void
+reload_apply(struct daemon *d, struct config *next)
+{
+	struct config *prev = d->config;
+	struct token_source *srcs = xcalloc(next->ntokens, sizeof(*srcs));
+	size_t kept = 0, rebuilt = 0, added = 0, removed = 0;
+	struct err err = { 0 };
+
+	for (size_t i = 0; i < next->ntokens; i++) {
+		if (make_source(d, next->tokens[i], &srcs[i], &err) == -1) {
+			for (size_t j = 0; j < i; j++)
+				free_source(&srcs[j]);
+			free(srcs);
+			reload_failed(d, next, err.msg);
+			return;
+		}
+	}
+	for (size_t i = token_table_count(d->tokens); i-- > 0;) {
+		struct token *tok = token_table_at(d->tokens, i);
+
+		if (config_find_token(next, tok->name) == NULL) {
+			server_token_removed(d->server, tok);
+			token_table_remove(d->tokens, tok);
+			removed++;
+		}
+	}
+	for (size_t i = 0; i < next->ntokens; i++) {
+		const struct token_def *def = next->tokens[i];
+		struct token *tok = token_table_find(d->tokens, def->name);
+
+		if (tok == NULL) {
+			token_table_add(d->tokens, def, srcs[i]);
+			added++;
+		} else {
+			bool same = config_token_def_equal(tok->def, def);
+
+			token_table_replace(d->tokens, tok, def, srcs[i], same);
+			same ? kept++ : rebuilt++;
+		}
+	}
+	free(srcs);
+	warn_restart_needed(prev, next);
+	if (d->server != NULL)
+		server_set_config(d->server, &next->daemon);
+	if (d->creds != NULL)
+		aws_creds_set_config(d->creds, &next->aws);
+	log_setup(next->daemon.log_format, next->daemon.log_level);
+	d->config = next;
+	config_free(prev);
+	d->reloads_ok++;
+	log_notice("reloaded %s: %zu kept, %zu rebuilt, %zu added, %zu removed",
+		   next->path ? next->path : "configuration", kept, rebuilt, added, removed);
+	update_status(d);
+	notify_ready();
+}
+
+static void
+on_reload_secrets(const struct err *err, void *arg)
+{
+	struct daemon *d = arg;
+	struct config *next = d->pending;
+
+	d->secrets = NULL;
+	d->pending = NULL;
+	if (err->code != ERR_OK)
+		reload_failed(d, next, err->msg);
+	else
+		reload_apply(d, next);
+}
+
+void
+daemon_reload(struct daemon *d)
+{
+	struct config *next = NULL;
+	struct err err = { 0 };
+
+	if (d->pending != NULL) {
+		log_warn("SIGHUP: a reload is already under way; ignored");
+		return;
+	}
+	notify_reloading();
+	log_notice("SIGHUP: reloading %s", d->config->path);
+	if (config_load(d->config->path, &next, &err) == -1) {
+		reload_failed(d, NULL, err.msg);
+		return;
+	}
+	if (reload_prepare(d, next, &err) == -1) {
+		reload_failed(d, next, err.msg);
+		return;
+	}
+	/* ssm: secret references resolve before the new tokens exist. */
+	if (d->ssm != NULL && store_ssm_secrets_needed(next)) {
+		d->pending = next;
+		d->secrets = store_ssm_secrets_resolve(d->ssm, next, on_reload_secrets, d);
+		return;
+	}
+	reload_apply(d, next);
 }
 
 static struct event_base *
@@ -218,15 +392,10 @@ add_tokens(struct daemon *d, struct err *err)
 	const struct config *cfg = d->config;
 
 	for (size_t i = 0; i < cfg->ntokens; i++) {
-		const struct token_def *def = cfg->tokens[i];
 		struct token_source src;
 
-		if (make_source(d, def, &src, err) == -1 ||
-		    (def->ssm_parameter != NULL &&
-		     store_ssm_wrap(def, d->ssm, src, &src, err) == -1)) {
-			err_prefix(err, "token \"%s\"", cfg->tokens[i]->name);
+		if (make_source(d, cfg->tokens[i], &src, err) == -1)
 			return -1;
-		}
 		token_table_add(d->tokens, cfg->tokens[i], src);
 	}
 	return 0;
@@ -341,6 +510,7 @@ daemon_fini(struct daemon *d)
 	 * client and the credentials, which hold events of the base. */
 	server_free(d->server);
 	store_ssm_secrets_cancel(d->secrets);
+	config_free(d->pending);
 	token_table_free(d->tokens);
 	ssm_client_free(d->ssm); /* after the tokens: their stores hold calls */
 	aws_creds_free(d->creds);

@@ -5,6 +5,7 @@
 #define TOKEND_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -22,6 +23,8 @@ struct daemon {
 
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
+	struct config *pending; /* a reload waiting for its ssm: secrets */
+	uint64_t reloads_ok, reloads_failed;
 	bool ready;
 	bool once; /* tokend --once: obtain every token, persist, exit */
 	char status[256]; /* last STATUS= sent, to send only changes */
@@ -34,6 +37,9 @@ struct daemon {
  * failure). -1 with err when something cannot start (the socket is taken,
  * a source cannot be built). */
 int daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err);
+/* SIGHUP: re-reads the config file. A config that fails validation leaves
+ * the running one untouched (logged, counted in reloads_failed). */
+void daemon_reload(struct daemon *d);
 /* Runs the loop until SIGTERM/SIGINT; returns the process exit code. */
 int daemon_run(struct daemon *d);
 /* Frees everything daemon_init built. Safe after a failed init. */

@@ -467,9 +467,9 @@ token_table_free(struct token_table *table)
 	free(table);
 }
 
-struct token *
-token_table_add(struct token_table *table, const struct token_def *def,
-                struct token_source src)
+static struct token *
+token_create(struct token_table *table, const struct token_def *def,
+             struct token_source src)
 {
 	struct token *tok = xcalloc(1, sizeof(*tok));
 
@@ -482,6 +482,15 @@ token_table_add(struct token_table *table, const struct token_def *def,
 	tok->expiry_timer = evtimer_new(table->base, on_expiry, tok);
 	if (tok->timer == NULL || tok->expiry_timer == NULL)
 		abort(); /* only out of memory makes evtimer_new fail */
+	return tok;
+}
+
+struct token *
+token_table_add(struct token_table *table, const struct token_def *def,
+                struct token_source src)
+{
+	struct token *tok = token_create(table, def, src);
+
 	if (table->n == table->cap) {
 		table->cap = table->cap ? table->cap * 2 : 8;
 		table->tokens =
@@ -491,6 +500,54 @@ token_table_add(struct token_table *table, const struct token_def *def,
 	/* Fetches start from the loop, never from inside a call here. */
 	if (table->started)
 		timer_arm(tok->timer, 0);
+	return tok;
+}
+
+/* Carries old's value over to tok: the same bytes, version and expiry,
+ * with the refresh rescheduled for tok's (possibly new) timing. */
+static bool
+carry_value(struct token *tok, const struct token *old, int64_t now)
+{
+	struct token_result res = { 0 };
+	struct err err;
+
+	if (old->value == NULL || !token_servable(old, now, NULL))
+		return false;
+	res.value = secret_ref(old->value);
+	memcpy(res.token_type, old->token_type, sizeof(res.token_type));
+	res.issued_at_ms = old->issued_at_ms;
+	res.expires_at_ms = old->expires_at_ms;
+	res.origin = old->origin;
+	tok->version = old->version - 1; /* install() counts it back up */
+	if (install(tok, &res, now, &err) == -1) {
+		secret_unref(res.value);
+		tok->version = old->version;
+		return false;
+	}
+	tok->refreshed_at_ms = old->refreshed_at_ms;
+	return true;
+}
+
+struct token *
+token_table_replace(struct token_table *table, struct token *old,
+                    const struct token_def *def, struct token_source src, bool keep_value)
+{
+	struct token *tok = token_create(table, def, src);
+	int64_t now = timeutil_wall_ms();
+
+	tok->refreshes = old->refreshes;
+	tok->failures = old->failures;
+	if (!(keep_value && carry_value(tok, old, now))) {
+		/* Versions stay monotonic for long-poll clients across a reload. */
+		tok->version = old->version;
+		if (table->started)
+			timer_arm(tok->timer, 0);
+	}
+	for (size_t i = 0; i < table->n; i++)
+		if (table->tokens[i] == old)
+			table->tokens[i] = tok;
+	token_destroy(old);
+	notify(tok);
 	return tok;
 }
 

@@ -122,6 +122,13 @@ struct token *token_table_add(struct token_table *table, const struct token_def 
                               struct token_source src);
 /* Stops and frees one token. */
 void token_table_remove(struct token_table *table, struct token *tok);
+/* Reload: a token for def (taking ownership of src) takes old's place in
+ * the table; old is freed. With keep_value, old's value, version and
+ * expiry carry over and only the refresh is rescheduled for def's timing;
+ * otherwise a fetch starts at once (versions still continue from old's). */
+struct token *token_table_replace(struct token_table *table, struct token *old,
+				  const struct token_def *def, struct token_source src,
+				  bool keep_value);
 void token_table_start(struct token_table *table);
 
 struct token *token_table_find(struct token_table *table, const char *name);
