@@ -54,7 +54,8 @@ echo "demo: OAuth2 issuer on http://127.0.0.1:$issuer_port"
 # AWS credentials the way an ECS task gets them: a container-credentials
 # endpoint with an authorization token (the full-URI form works on loopback).
 ecs_token=demo-ecs-authorization
-start_server aws-creds --mode ecs --auth-token "$ecs_token" --lifetime 900
+start_server aws-creds --mode ecs --auth-token "$ecs_token" --lifetime 900 \
+	--credentials-file "$tmp/issued-credentials.jsonl"
 ecs_port=$port
 echo "demo: ECS credentials endpoint on http://127.0.0.1:$ecs_port"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE
@@ -62,6 +63,13 @@ AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$ecs_port/v2/credentials/tok
 AWS_CONTAINER_AUTHORIZATION_TOKEN=$ecs_token
 AWS_EC2_METADATA_DISABLED=true
 export AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_EC2_METADATA_DISABLED
+
+# SSM Parameter Store emulator: it checks every request's SigV4 signature
+# against the credentials the ECS endpoint hands out.
+start_server ssm --credentials-file "$tmp/issued-credentials.jsonl"
+AWS_ENDPOINT_URL_SSM=http://127.0.0.1:$port
+export AWS_ENDPOINT_URL_SSM
+echo "demo: SSM Parameter Store emulator on $AWS_ENDPOINT_URL_SSM"
 
 sock=$tmp/tokend.sock
 sed -e "s|@SOCKET@|$sock|" -e "s|@ISSUER_PORT@|$issuer_port|" \
@@ -99,6 +107,30 @@ echo "\$ tokenctl get orders-db --json      # RDS IAM token, use as PGPASSWORD"
 echo
 echo "\$ tokenctl get sessions              # ElastiCache IAM token, for AUTH app-web <token>"
 "$TOKENCTL_BIN" get sessions
+echo
+issued() {
+	curl -s "http://127.0.0.1:$issuer_port/__control/state" |
+		sed -n 's/.*"tokens_issued": *\([0-9]*\).*/\1/p'
+}
+echo
+echo "demo: the issuer has minted $(issued) tokens so far; starting a second"
+echo "demo: tokend on another socket: it adopts the OAuth2 tokens from SSM, warm"
+sed -e "s|$sock|$tmp/second.sock|" "$tmp/tokend.conf" >"$tmp/second.conf"
+"$TOKEND_BIN" -c "$tmp/second.conf" 2>"$tmp/second.log" &
+pids="$pids $!"
+i=0
+until "$TOKENCTL_BIN" -s "$tmp/second.sock" health >/dev/null 2>&1; do
+	i=$((i + 1))
+	if [ $i -gt 400 ]; then
+		echo "demo: the second tokend did not become healthy; its log:" >&2
+		cat "$tmp/second.log" >&2
+		exit 1
+	fi
+	sleep 0.05
+done
+echo "\$ tokenctl -s $tmp/second.sock list"
+"$TOKENCTL_BIN" -s "$tmp/second.sock" list
+echo "demo: the issuer has still minted $(issued) tokens: the second instance took both from SSM"
 echo
 echo "demo: tokens refresh every ~40 s; try: TOKEND_SOCKET=$sock $TOKENCTL_BIN list"
 echo "demo: press Ctrl-C to stop"
