@@ -358,6 +358,10 @@ query_soon(struct aws_creds *c)
 	if (c->querying)
 		return;
 	c->querying = true;
+	/* After a failure the retry is already scheduled: a caller waits for
+	 * it rather than hammering the providers ahead of the backoff. */
+	if (c->failures > 0 && evtimer_pending(c->timer, NULL))
+		return;
 	arm_timer(c, 0);
 }
 
