@@ -18,6 +18,7 @@
 #define RECORD_VERSION 1
 #define STANDARD_MAX   4096
 #define ADVANCED_MAX   8192
+#define MAX_EPOCH_S    253402300799LL /* 9999-12-31T23:59:59Z */
 
 const char *
 store_ssm_record_type_name(enum token_type type)
@@ -78,13 +79,15 @@ store_ssm_record_encode_json(const struct store_ssm_record *r)
 	return ssm_wire_buf_take(&b);
 }
 
-/* Epoch seconds as an integer or a real (1.7E9); false if neither. */
+/* Epoch seconds as an integer or a real (1.7E9); false if neither, or
+ * if beyond year 9999 either way (so that the milliseconds fit). */
 static bool
 json_seconds(json_t *v, int64_t *ms)
 {
-	if (json_is_integer(v))
+	if (json_is_integer(v) && json_integer_value(v) >= -MAX_EPOCH_S &&
+	    json_integer_value(v) <= MAX_EPOCH_S)
 		*ms = (int64_t)json_integer_value(v) * 1000;
-	else if (json_is_real(v) && isfinite(json_real_value(v)))
+	else if (json_is_real(v) && fabs(json_real_value(v)) <= MAX_EPOCH_S)
 		*ms = (int64_t)llround(json_real_value(v) * 1000.0);
 	else
 		return false;
@@ -186,7 +189,7 @@ iam_expiry(const char *token, int64_t *iat_ms, int64_t *exp_ms)
 	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
 		return -1;
 	secs = strtol(expires, &end, 10);
-	if (end == expires || secs <= 0)
+	if (end == expires || secs <= 0 || secs > 604800) /* SigV4's ceiling, 7 days */
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
