@@ -173,6 +173,7 @@ def test_corrupted_between_runs(ssm, issuer, tokend_factory):
     ssm.corrupt(PARAM)
     second = tokend_factory(conf(issuer), env=env_for(ssm, issuer))
     tok = harness.wait_for(lambda: served(second), message="no token served")
+    assert tok["source"] == "issuer", tok
     assert tok["token"] != old["token"]
     assert issuer.count() == 2
     harness.wait_for(lambda: json.loads(current_value(ssm)["value"])["token"] == tok["token"],

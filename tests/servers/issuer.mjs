@@ -21,6 +21,7 @@
 //                             body (text), content_type, status
 //   tokens                    the access tokens issued, in order
 
+import { randomUUID } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 import {
 	History, handleControl, log, parseBody, parseFlags, readBody, sendJson, serve, sleep,
@@ -59,6 +60,9 @@ oauth.service.on('beforeTokenSigning', (token, req) => {
 	p.sub = `${ctx.clientId}@clients`;
 	p.azp = ctx.clientId;
 	p.gty = 'client-credentials';
+	// A unique id, as real issuers give: two tokens minted in the same
+	// second must still differ.
+	p.jti = randomUUID();
 	if (ctx.audience !== undefined)
 		p.aud = ctx.audience;
 });
