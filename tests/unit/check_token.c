@@ -486,7 +486,10 @@ START_TEST(test_expiry)
 	ck_assert(seen[2].servable);
 	ck_assert_int_eq(seen[nseen - 1].state, TOKEN_EXPIRED);
 	ck_assert(!seen[nseen - 1].servable);
-	ck_assert_int_ge(seen[nseen - 1].at_ms - seen[0].at_ms, 480);
+	/* Dropped at expires_at - min_remaining (500 ms after issue). The
+	 * value was issued a little before seen[0] was taken (tens of ms
+	 * under ASan on a loaded machine), so the bound has slack. */
+	ck_assert_int_ge(seen[nseen - 1].at_ms - seen[0].at_ms, 400);
 	/* Retries were pulled in so that one ran before the value expired. */
 	ck_assert_uint_ge(stats.starts, 3);
 	ck_assert_ptr_null(tok->value);
