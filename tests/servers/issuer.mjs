@@ -14,7 +14,14 @@
 //                             (seconds) makes the JWT exp differ from expires_in
 //   fault {kind, count?, fraction?, ...}  kinds: status {status}, rate_limit
 //                             {retry_after?}, delay {ms}, invalid_json,
-//                             missing_token, reset (drop the connection)
+//                             missing_token, reset (drop the connection),
+//                             answer {expires_in?, access_token?, omit?[]}
+//                             (a 200 token answer with those fields replaced;
+//                             omit lists fields to leave out, e.g.
+//                             ["expires_in"]; access_token defaults to an
+//                             opaque string, so no JWT exp can stand in),
+//                             huge_body {bytes?} (a 200 JSON answer of that
+//                             many bytes, default 10 MiB)
 //   clear_faults · reset (counters and history)
 //   client {client_id, client_secret}  rotate the expected credentials
 //   requests                  every /token request: t (epoch ms), headers,
@@ -47,7 +54,32 @@ const state = {
 	requests: new History(),
 	tokens: new History(),
 };
-const faults = new Faults(['status', 'rate_limit', 'delay', 'invalid_json', 'missing_token', 'reset']);
+const faults = new Faults(['status', 'rate_limit', 'delay', 'invalid_json', 'missing_token', 'reset',
+	'answer', 'huge_body']);
+const MIB = 1024 * 1024;
+
+// A well-formed answer but for the fields the fault overrides or omits.
+function faultyAnswer(f) {
+	const body = {
+		access_token: `opaque-${randomUUID()}`,
+		token_type: 'Bearer',
+		expires_in: state.expiresIn,
+	};
+	for (const key of ['expires_in', 'access_token'])
+		if (f[key] !== undefined)
+			body[key] = f[key];
+	for (const key of f.omit || [])
+		delete body[key];
+	return body;
+}
+
+// {"access_token":"…","padding":"xxx…"} of exactly `bytes` bytes (or the
+// smallest such object when bytes is smaller).
+function hugeBody(bytes) {
+	const head = `{"access_token":"opaque-${randomUUID()}","token_type":"Bearer",` +
+		`"expires_in":${state.expiresIn},"padding":"`;
+	return head + 'x'.repeat(Math.max(0, bytes - head.length - 2)) + '"}';
+}
 
 const oauth = new OAuth2Server();
 await oauth.issuer.keys.generate('RS256');
@@ -130,6 +162,18 @@ async function applyFault(f, res, req) {
 	case 'reset':
 		req.socket.destroy();
 		return true;
+	case 'answer':
+		sendJson(res, 200, faultyAnswer(f));
+		return true;
+	case 'huge_body': {
+		const body = hugeBody(Number(f.bytes || 10 * MIB));
+		res.writeHead(200, {
+			'Content-Type': 'application/json',
+			'Content-Length': Buffer.byteLength(body),
+		});
+		res.end(body);
+		return true;
+	}
 	}
 	return false;
 }
