@@ -219,6 +219,7 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 	bool serving = tok->value != NULL && now < servable_until(tok);
 
 	tok->failures++;
+	tok->failures_by_code[err->code <= ERR_INTERNAL ? err->code : ERR_INTERNAL]++;
 	tok->attempt++;
 	tok->last_error = *err;
 	tok->last_error_at_ms = now;
@@ -314,6 +315,7 @@ install(struct token *tok, struct token_result *res, int64_t now, struct err *er
 	tok->origin = res->origin;
 	tok->version++;
 	tok->refreshes++;
+	tok->values_by_origin[res->origin <= TOKEN_ORIGIN_SIGNER ? res->origin : 0]++;
 	tok->attempt = 0;
 	tok->retry_not_before_ms = 0;
 	err_clear(&tok->last_error);
@@ -535,14 +537,17 @@ token_table_replace(struct token_table *table, struct token *old,
 	struct token *tok = token_create(table, def, src);
 	int64_t now = timeutil_wall_ms();
 
-	tok->refreshes = old->refreshes;
-	tok->failures = old->failures;
 	if (!(keep_value && carry_value(tok, old, now))) {
 		/* Versions stay monotonic for long-poll clients across a reload. */
 		tok->version = old->version;
 		if (table->started)
 			timer_arm(tok->timer, 0);
 	}
+	/* After the carry, which is no new value: counters run on. */
+	tok->refreshes = old->refreshes;
+	tok->failures = old->failures;
+	memcpy(tok->failures_by_code, old->failures_by_code, sizeof(tok->failures_by_code));
+	memcpy(tok->values_by_origin, old->values_by_origin, sizeof(tok->values_by_origin));
 	for (size_t i = 0; i < table->n; i++)
 		if (table->tokens[i] == old)
 			table->tokens[i] = tok;

@@ -98,6 +98,9 @@ struct token {
 	int64_t last_error_at_ms;
 	unsigned attempt; /* consecutive failures */
 	uint64_t refreshes, failures;
+	/* For metrics: failed fetches by reason, new values by origin. */
+	uint64_t failures_by_code[ERR_INTERNAL + 1];
+	uint64_t values_by_origin[TOKEN_ORIGIN_SIGNER + 1];
 	struct token_timing timing;
 
 	struct token_source source;
