@@ -116,7 +116,9 @@ finish_once(struct daemon *d)
 	}
 	fflush(stdout);
 	d->exit_code = valid == n ? 0 : 1;
-	event_base_loopbreak(d->base);
+	/* loopexit, not loopbreak: this may run before the loop starts (no
+	 * tokens), and a break set then is forgotten. */
+	event_base_loopexit(d->base, NULL);
 }
 
 static void

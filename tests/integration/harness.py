@@ -508,6 +508,16 @@ class _NotifyListener:
     def close(self):
         self.running = False
         self.thread.join(2)
+        # Datagrams sent just before tokend exited (STOPPING=1) may still be
+        # queued: read them before closing.
+        self.sock.setblocking(False)
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                break
+            with self.lock:
+                self.messages.append(data.decode(errors="replace"))
         self.sock.close()
 
 

@@ -117,8 +117,6 @@ def test_one_missing_token_fails_the_run(issuer, once):
 # before event_base_dispatch(), which clears the break on entry: with no
 # token to wait for, --once never exits (event_base_loopexit(base, NULL)
 # survives that). Strict: remove the mark once fixed.
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired,
-                   reason="--once with no tokens hangs: loopbreak before dispatch")
 def test_no_tokens_is_success(once):
     code, lines, err, elapsed, _ = once("startup_timeout = 30s\n", timeout=10)
     assert code == 0 and lines == [], err
