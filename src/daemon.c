@@ -11,6 +11,7 @@
 #include "config.h"
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "server.h"
 #include "source_elasticache.h"
@@ -25,14 +26,12 @@
 
 static int
 make_inner_source(struct daemon *d, const struct token_def *def, struct token_source *src,
-		  struct err *err)
+                  struct err *err)
 {
 	switch (def->type) {
 	case TOKEN_TYPE_OAUTH2:
-	case TOKEN_TYPE_AUTH0:
-		return source_oauth2_new(def, d->http, src, err);
-	case TOKEN_TYPE_RDS:
-		return source_rds_new(def, d->creds, src, err);
+	case TOKEN_TYPE_AUTH0: return source_oauth2_new(def, d->http, src, err);
+	case TOKEN_TYPE_RDS: return source_rds_new(def, d->creds, src, err);
 	case TOKEN_TYPE_ELASTICACHE:
 		return source_elasticache_new(def, d->creds, src, err);
 	}
@@ -43,10 +42,11 @@ make_inner_source(struct daemon *d, const struct token_def *def, struct token_so
  * token is persisted. */
 static int
 make_source(struct daemon *d, const struct token_def *def, struct token_source *src,
-	    struct err *err)
+            struct err *err)
 {
 	if (make_inner_source(d, def, src, err) == -1 ||
-	    (def->ssm_parameter != NULL && store_ssm_wrap(def, d->ssm, *src, src, err) == -1)) {
+	    (def->ssm_parameter != NULL &&
+	     store_ssm_wrap(def, d->ssm, *src, src, err) == -1)) {
 		err_prefix(err, "token \"%s\"", def->name);
 		return -1;
 	}
@@ -77,7 +77,7 @@ update_status(struct daemon *d)
 			valid++;
 		} else if (off < sizeof(missing)) {
 			int w = snprintf(missing + off, sizeof(missing) - off, "%s%s",
-					 off ? ", " : "", tok->name);
+			                 off ? ", " : "", tok->name);
 			off += w > 0 ? (size_t)w : 0;
 		}
 	}
@@ -85,7 +85,7 @@ update_status(struct daemon *d)
 		snprintf(status, sizeof(status), "%zu/%zu tokens valid", valid, n);
 	else
 		snprintf(status, sizeof(status), "%zu/%zu tokens valid; waiting for: %s",
-			 valid, n, missing);
+		         valid, n, missing);
 	if (strcmp(status, d->status) != 0) {
 		memcpy(d->status, status, sizeof(status));
 		notify_status("%s", status);
@@ -214,7 +214,7 @@ reload_prepare(struct daemon *d, struct config *next, struct err *err)
 	}
 	if (d->ssm == NULL && d->creds != NULL && uses_ssm(next)) {
 		d->ssm = ssm_client_new(d->base, d->http, d->creds,
-					aws_creds_region(d->creds, NULL), err);
+		                        aws_creds_region(d->creds, NULL), err);
 		if (d->ssm == NULL)
 			return -1;
 	}
@@ -235,13 +235,15 @@ warn_restart_needed(const struct config *prev, const struct config *next)
 {
 	const struct config_daemon *a = &prev->daemon, *b = &next->daemon;
 
-	if (strcmp(a->socket_path, b->socket_path) != 0 || a->socket_mode != b->socket_mode ||
+	if (strcmp(a->socket_path, b->socket_path) != 0 ||
+	    a->socket_mode != b->socket_mode ||
 	    (a->socket_group == NULL) != (b->socket_group == NULL) ||
 	    (a->socket_group != NULL && strcmp(a->socket_group, b->socket_group) != 0))
 		log_warn("reload: socket, socket_mode and socket_group changes take "
-			 "effect at the next restart");
+		         "effect at the next restart");
 	if (prev->aws.credentials != next->aws.credentials)
-		log_warn("reload: [aws] credentials changes take effect at the next restart");
+		log_warn("reload: [aws] credentials changes take effect at the next "
+		         "restart");
 }
 
 /* Swaps next in: removed tokens go, changed ones are rebuilt, unchanged
@@ -298,7 +300,8 @@ reload_apply(struct daemon *d, struct config *next)
 	config_free(prev);
 	d->reloads_ok++;
 	log_notice("reloaded %s: %zu kept, %zu rebuilt, %zu added, %zu removed",
-		   next->path ? next->path : "configuration", kept, rebuilt, added, removed);
+	           next->path ? next->path : "configuration", kept, rebuilt, added,
+	           removed);
 	update_status(d);
 	notify_ready();
 }
@@ -340,7 +343,8 @@ daemon_reload(struct daemon *d)
 	/* ssm: secret references resolve before the new tokens exist. */
 	if (d->ssm != NULL && store_ssm_secrets_needed(next)) {
 		d->pending = next;
-		d->secrets = store_ssm_secrets_resolve(d->ssm, next, on_reload_secrets, d);
+		d->secrets =
+		        store_ssm_secrets_resolve(d->ssm, next, on_reload_secrets, d);
 		return;
 	}
 	reload_apply(d, next);
@@ -459,10 +463,11 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 		listen_fd = notify_listen_fd();
 		if (listen_fd == -2)
 			return err_set(err, ERR_CONFIG,
-				       "socket activation passed more than one socket");
+			               "socket activation passed more than one socket");
 		d->server = server_new(d->base, &cfg->daemon, d->tokens, listen_fd, err);
 		if (d->server == NULL)
 			return -1;
+		server_set_metrics(d->server, metrics_write, d);
 	}
 
 	token_table_set_observer(d->tokens, on_token_change, d);
@@ -490,7 +495,7 @@ int
 daemon_run(struct daemon *d)
 {
 	log_notice("tokend %s started: %zu token(s), socket %s", PACKAGE_VERSION,
-		   d->config->ntokens, d->config->daemon.socket_path);
+	           d->config->ntokens, d->config->daemon.socket_path);
 	update_status(d);
 	if (d->ssm != NULL && store_ssm_secrets_needed(d->config))
 		d->secrets = store_ssm_secrets_resolve(d->ssm, d->config, on_secrets, d);
