@@ -21,6 +21,10 @@
 #define DEFAULT_BASE_MS    200
 #define DEFAULT_CAP_MS     20000
 #define DEFAULT_TIMEOUT_MS 10000
+/* A request that got no answer (refused, reset, timed out) is sent once
+ * more, not max_attempts times: a token waits on SSM only to save an issuer
+ * call, and an unreachable SSM must hand it to the issuer promptly. */
+#define TRANSPORT_ATTEMPTS 2
 #define SKEW_MAX_RTT_MS    5000 /* a slower answer says little about the clock */
 #define CONTENT_TYPE       "application/x-amz-json-1.1"
 
@@ -59,6 +63,7 @@ struct ssm_call {
 	struct aws_creds_call *creds_call;
 	struct http_call *http;
 	int64_t min_valid_ms; /* > 0: ask for fresher credentials than cached */
+	int64_t timeout_ms;   /* of each request */
 	bool skew_retried, creds_retried, in_callback;
 	struct ssm_result res;
 };
@@ -212,6 +217,7 @@ call_new(struct ssm_client *c, enum ssm_op op, const char *name, char *body,
 	call->body = body;
 	call->cb = cb;
 	call->arg = arg;
+	call->timeout_ms = c->timeout_ms;
 	call->timer = evtimer_new(c->base, on_timer, call);
 	if (call->timer == NULL)
 		abort(); /* out of memory, as xmalloc */
@@ -372,7 +378,7 @@ send_signed(struct ssm_call *call, struct aws_credentials *cr, struct err *err)
 	hreq.headers = lines;
 	hreq.body = call->body;
 	hreq.body_len = req.body_len;
-	hreq.timeout_ms = (long)c->timeout_ms;
+	hreq.timeout_ms = (long)call->timeout_ms;
 	call->http = http_client_start(c->http, &hreq, on_response, call, err);
 	if (call->http == NULL)
 		goto out;
@@ -443,6 +449,10 @@ retry(struct ssm_call *call, enum ssm_retry how, bool skew_moved)
 	int64_t exp;
 
 	switch (how) {
+	case SSM_RETRY_TRANSPORT:
+		if (call->res.attempts >= TRANSPORT_ATTEMPTS)
+			return false;
+		/* fall through */
 	case SSM_RETRY_BACKOFF:
 		if (call->res.attempts >= c->max_attempts)
 			return false;
@@ -488,7 +498,7 @@ on_response(const struct http_response *resp, void *arg)
 	if (resp->err.code != ERR_OK) {
 		call->res.err = resp->err;
 		err_prefix(&call->res.err, "ssm %s %s", op_names[call->op], call->name);
-		how = SSM_RETRY_BACKOFF;
+		how = SSM_RETRY_TRANSPORT;
 	} else {
 		skew_moved = observe_date(call, resp);
 		if (resp->status == 200) {
@@ -509,6 +519,13 @@ on_response(const struct http_response *resp, void *arg)
 		return;
 	}
 	finish(call);
+}
+
+void
+ssm_call_set_timeout(struct ssm_call *call, int64_t timeout_ms)
+{
+	if (call != NULL && timeout_ms > 0)
+		call->timeout_ms = timeout_ms;
 }
 
 struct ssm_call *

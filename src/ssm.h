@@ -78,9 +78,10 @@ struct ssm_client *ssm_client_new(struct event_base *base, struct http_client *h
  * nothing. */
 void ssm_client_free(struct ssm_client *client);
 
-/* Retry policy: at most max_attempts requests per call, backoff uniform
- * in [0, min(cap, base * 2^n)]. Defaults: 6, 200 ms, 20 s. Also the HTTP
- * timeout of one request (default 10 s). */
+/* Retry policy: at most max_attempts requests per call (2 when no answer
+ * came: refused, reset, timed out), backoff uniform in
+ * [0, min(cap, base * 2^n)]. Defaults: 6, 200 ms, 20 s. Also the default
+ * HTTP timeout of one request (10 s); ssm_call_set_timeout overrides it. */
 void ssm_client_set_retry(struct ssm_client *client, unsigned max_attempts,
                           int64_t base_ms, int64_t cap_ms);
 void ssm_client_set_timeout(struct ssm_client *client, int64_t timeout_ms);
@@ -101,6 +102,10 @@ struct ssm_call *ssm_put_parameter(struct ssm_client *client, const struct ssm_p
                                    ssm_done_fn *cb, void *arg);
 struct ssm_call *ssm_delete_parameter(struct ssm_client *client, const char *name,
                                       ssm_done_fn *cb, void *arg);
+/* The HTTP timeout of each of the call's requests, from the next one
+ * sent (the first is sent from the loop, so right after starting the call
+ * is in time). timeout_ms <= 0 keeps the client's. */
+void ssm_call_set_timeout(struct ssm_call *call, int64_t timeout_ms);
 /* Its callback will not run. NULL does nothing, as does a call from
  * inside the call's own callback. */
 void ssm_call_cancel(struct ssm_call *call);

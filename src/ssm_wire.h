@@ -13,9 +13,10 @@
 
 enum ssm_retry {
 	SSM_RETRY_NEVER,
-	SSM_RETRY_BACKOFF, /* throttling, 5xx, network: backoff and jitter */
-	SSM_RETRY_SKEW,    /* clock skew: once, if the skew moved */
-	SSM_RETRY_CREDS,   /* expired or unknown session: once, fresh credentials */
+	SSM_RETRY_BACKOFF,   /* throttling, 5xx: backoff and jitter */
+	SSM_RETRY_TRANSPORT, /* no answer: as BACKOFF, but one retry only */
+	SSM_RETRY_SKEW,      /* clock skew: once, if the skew moved */
+	SSM_RETRY_CREDS,     /* expired or unknown session: once, fresh credentials */
 };
 
 /* A growable string whose old buffers are wiped: it holds secrets. */

@@ -50,6 +50,15 @@ static void take_lock(struct store *s);
 static void start_inner(struct store *s);
 static void unlock_and_deliver(struct store *s);
 
+/* Every SSM call of a token gets the token's request_timeout: a slow SSM
+ * must not hold the token longer than a slow issuer would. */
+static struct ssm_call *
+bounded(const struct store *s, struct ssm_call *call)
+{
+	ssm_call_set_timeout(call, s->def->request_timeout_ms);
+	return call;
+}
+
 static int64_t
 lock_span_ms(const struct store *s)
 {
@@ -198,7 +207,8 @@ after_no_adopt(struct store *s)
 		        s->lock_name);
 		fall_back(s, &e);
 	} else {
-		s->call = ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s);
+		s->call = bounded(s, ssm_get_parameter(s->ssm, s->lock_name, false,
+		                                       on_lock_read, s));
 	}
 }
 
@@ -228,7 +238,8 @@ on_read(const struct ssm_result *res, void *arg)
 static void
 start_read(struct store *s)
 {
-	s->call = ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s);
+	s->call = bounded(
+	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s));
 }
 
 static void
@@ -266,7 +277,8 @@ on_lock_read(const struct ssm_result *res, void *arg)
 	if (ssm_client_now_ms(s->ssm) / 1000 > until_s) {
 		slog_warn(s, "ssm %s: lock of %s expired; deleting it", s->lock_name,
 		          owner[0] ? owner : "?");
-		s->call = ssm_delete_parameter(s->ssm, s->lock_name, on_stale_deleted, s);
+		s->call = bounded(s, ssm_delete_parameter(s->ssm, s->lock_name,
+		                                          on_stale_deleted, s));
 		return;
 	}
 	wait_for_holder(s);
@@ -296,7 +308,8 @@ on_lock(const struct ssm_result *res, void *arg)
 		slog_debug(s, "ssm %s: another instance is refreshing; waiting",
 		           s->lock_name);
 	}
-	s->call = ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s);
+	s->call = bounded(
+	        s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s));
 }
 
 static void
@@ -312,7 +325,7 @@ take_lock(struct store *s)
 		.description = "tokend refresh lock",
 	};
 
-	s->call = ssm_put_parameter(s->ssm, &put, on_lock, s);
+	s->call = bounded(s, ssm_put_parameter(s->ssm, &put, on_lock, s));
 	free(value);
 }
 
@@ -352,7 +365,8 @@ unlock_and_deliver(struct store *s)
 	struct ssm_result none;
 
 	if (s->locked) {
-		s->call = ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s);
+		s->call = bounded(
+		        s, ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s));
 		return;
 	}
 	memset(&none, 0, sizeof(none));
@@ -434,7 +448,7 @@ write_result(struct store *s)
 		on_written(&failed, s);
 		return;
 	}
-	s->call = ssm_put_parameter(s->ssm, &put, on_written, s);
+	s->call = bounded(s, ssm_put_parameter(s->ssm, &put, on_written, s));
 	secret_free_str(value);
 }
 
@@ -508,8 +522,8 @@ store_cancel(void *impl)
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
 	if (s->locked)
-		(void)ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock,
-		                           NULL);
+		(void)bounded(s, ssm_delete_parameter(s->ssm, s->lock_name,
+		                                      on_abandoned_unlock, NULL));
 	s->locked = s->waiting = false;
 }
 
