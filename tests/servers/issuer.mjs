@@ -145,7 +145,9 @@ async function applyFault(f, res, req) {
 		const headers = {
 			'x-ratelimit-limit': '30',
 			'x-ratelimit-remaining': '0',
-			'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + Number(f.retry_after ?? 1)),
+			// Rounded up, so the reset is at least retry_after s away: Auth0's
+			// epoch seconds, without a window that closes within the second.
+			'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + Number(f.retry_after ?? 1)),
 		};
 		if (f.retry_after !== undefined && f.retry_after !== null)
 			headers['Retry-After'] = String(f.retry_after);
