@@ -9,7 +9,7 @@ libinih-dev"
 # To run the test suite and the demo (the local issuer and AWS emulators are
 # node programs under tests/servers; integration tests are pytest).
 TOKEND_TEST_PACKAGES="check python3 python3-pytest curl ca-certificates
-mandoc systemd clang libclang-rt-14-dev prometheus"
+mandoc systemd clang libclang-rt-14-dev prometheus valgrind"
 
 # What the runtime image needs, and nothing more.
 TOKEND_RUNTIME_PACKAGES="libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7
