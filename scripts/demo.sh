@@ -1,7 +1,8 @@
 #!/bin/sh
 # make demo: runs tokend for real against the local stack — the OAuth2
-# issuer (oauth2-mock-server) and the ECS credentials emulator — and shows
-# OAuth2, RDS and ElastiCache tokens flowing with tokenctl.
+# issuer (oauth2-mock-server), the ECS credentials emulator and the SSM
+# Parameter Store emulator — and shows OAuth2, RDS and ElastiCache tokens
+# flowing with tokenctl, then a second instance adopting them from SSM.
 # Runs until Ctrl-C (or DEMO_SECONDS seconds), then stops everything it
 # started.
 set -eu
