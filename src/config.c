@@ -446,19 +446,44 @@ config_load_string(const char *text, const char *name, struct config **out,
 	return load_text(text, name, false, out, err);
 }
 
+/* Grows a buffer that may hold secrets: a copy, never realloc, which
+ * would leave the old bytes behind in freed memory. */
+static char *
+grow_secret_buf(char *buf, size_t len, size_t *cap, size_t want)
+{
+	char *bigger = xmalloc(want);
+
+	memcpy(bigger, buf, len);
+	secret_free_mem(buf, *cap);
+	*cap = want;
+	return bigger;
+}
+
 /* The whole file in memory: inih reads lines from it through read_line,
- * and it is wiped afterwards since it may hold literal secrets. */
+ * and it is wiped afterwards since it may hold literal secrets. The buffer
+ * is sized from fstat, not the 1 MiB limit: a megabyte malloc'd and freed
+ * at start-up would raise glibc's mmap threshold and leave the heap of an
+ * idle daemon larger than it needs to be. */
 static int
-read_file(int fd, const char *path, char **out, size_t *cap, struct err *err)
+read_file(int fd, const char *path, off_t size, char **out, size_t *cap, struct err *err)
 {
 	size_t len = 0;
 	ssize_t n = 0;
-	char *buf = xmalloc(CONFIG_FILE_MAX + 2);
+	char *buf;
 
-	*cap = CONFIG_FILE_MAX + 2;
-	while (len <= CONFIG_FILE_MAX &&
-	       (n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len)) > 0)
+	*cap = (size > 0 && size < CONFIG_FILE_MAX ? (size_t)size : 0) + 2;
+	buf = xmalloc(*cap);
+	for (;;) {
+		if (len + 1 >= *cap) {
+			if (len > CONFIG_FILE_MAX)
+				break;
+			buf = grow_secret_buf(buf, len, cap, *cap * 2 + 4096);
+		}
+		n = read(fd, buf + len, *cap - 1 - len);
+		if (n <= 0)
+			break;
 		len += (size_t)n;
+	}
 	if (n == -1) {
 		err_set(err, ERR_IO, "%s: cannot read: %s", path, strerror(errno));
 		goto fail;
@@ -498,7 +523,7 @@ config_load(const char *path, struct config **out, struct err *err)
 		        S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
 		goto out;
 	}
-	if (read_file(fd, path, &text, &cap, err) == -1)
+	if (read_file(fd, path, st.st_size, &text, &cap, err) == -1)
 		goto out;
 	rc = load_text(text, path, (st.st_mode & (S_IRGRP | S_IROTH)) != 0, out, err);
 out:

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <event2/event.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,9 @@ become_ready(struct daemon *d, const char *why)
 		return;
 	}
 	log_notice("ready (%s): %s", why, d->status);
+	/* Start-up (libraries' initialisation, the first fetches) leaves free
+	 * chunks amid the heap; give their pages back before the long idle. */
+	malloc_trim(0);
 	notify_ready();
 }
 

@@ -767,6 +767,40 @@ START_TEST(test_load_file_error)
 }
 END_TEST
 
+/* The reader sizes its buffer from the file: a file of exactly 1 MiB
+ * (mostly comment) loads, one byte more is refused. */
+START_TEST(test_load_size_limit)
+{
+	const size_t limit = 1024 * 1024;
+	const char *head = "[daemon]\nlog_level = debug\n";
+	char path[128], want[256];
+	char *text = malloc(limit + 2);
+
+	ck_assert_ptr_nonnull(text);
+	memset(text, ';', limit + 1);
+	for (size_t i = 99; i < limit; i += 100)
+		text[i] = '\n'; /* comment lines inih accepts */
+	memcpy(text, head, strlen(head));
+	text[limit - 1] = '\n';
+	text[limit] = '\0';
+	snprintf(path, sizeof(path), "%s/big.conf", tmpdir);
+	write_file(path, text, 0600);
+	ck_assert_msg(config_load(path, &cfg, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg->daemon.log_level, LOG_DEBUG);
+	config_free(cfg);
+	cfg = NULL;
+
+	text[limit] = '\n';
+	text[limit + 1] = '\0';
+	write_file(path, text, 0600);
+	ck_assert_int_eq(config_load(path, &cfg, &err), -1);
+	ck_assert_int_eq(err.code, ERR_CONFIG);
+	snprintf(want, sizeof(want), "%s: larger than %zu bytes", path, limit);
+	ck_assert_str_eq(err.msg, want);
+	free(text);
+}
+END_TEST
+
 /* Runs config_load on text in a file of the given mode and returns what
  * it wrote to stderr (the log). */
 static char *
@@ -1016,6 +1050,7 @@ config_suite(void)
 	tcase_add_test(tc, test_secret_env);
 	tcase_add_test(tc, test_load_missing);
 	tcase_add_test(tc, test_load_file_error);
+	tcase_add_test(tc, test_load_size_limit);
 	tcase_add_test(tc, test_literal_secret_warning);
 	tcase_add_test(tc, test_too_many_tokens);
 	tcase_add_test(tc, test_example_file);
