@@ -130,3 +130,92 @@ def tokend_factory(tmp_path, tokend_bin):
                             f":\n{t.log_text()[-4000:]}")
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+# --- No secret in any tokend log (test_secrets.py) -------------------------
+#
+# Every token an issuer minted during the run is collected just before that
+# issuer stops (restart() stops it too: its history dies with the process),
+# and every client secret and AWS secret key a test handed out is collected
+# from the configs, the issuers and the credentials registries. At session
+# end each tokend.log under the run's base temp directory is searched for
+# them; a hit fails the session, naming the file and the secret's sha256[:8]
+# fingerprint, never the secret.
+
+LEAK_MIN_LEN = 8  # shorter "tokens" (fault rows mint "abc def") match by chance
+_leak_state = {"root": None, "minted": set(), "secrets": {harness.DEFAULT_SECRET}}
+_issuer_stop = harness.Issuer.stop
+
+
+def _issuer_stop_collecting(self, timeout=5.0):
+    if self.proc is not None and self.proc.poll() is None:
+        try:
+            _leak_state["minted"].update(t for t in self.tokens() if isinstance(t, str))
+        except (OSError, ValueError, harness.HarnessError):
+            pass
+    _leak_state["secrets"].add(self.client_secret)
+    return _issuer_stop(self, timeout)
+
+
+harness.Issuer.stop = _issuer_stop_collecting
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _leak_root(tmp_path_factory):
+    _leak_state["root"] = tmp_path_factory.getbasetemp()
+
+
+def leak_fingerprint(value):
+    import hashlib
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+def secrets_in_files(root):
+    """Client secrets written literally in tokend configs and AWS secret keys
+    of the credentials registries under root."""
+    import json
+    import re
+    found = set()
+    for conf in Path(root).rglob("tokend.conf"):
+        text = conf.read_text(errors="replace")
+        for m in re.finditer(r"^\s*client_secret\s*=\s*(\S.*?)\s*$", text, re.M):
+            if not re.match(r"(env|file|ssm):", m.group(1)):
+                found.add(m.group(1))
+    for reg in Path(root).rglob("aws-credentials.jsonl"):
+        for line in reg.read_text(errors="replace").splitlines():
+            try:
+                cred = json.loads(line)
+            except ValueError:
+                continue
+            found.update(v for k, v in cred.items() if k in ("secret", "token") and
+                         isinstance(v, str))
+    return found
+
+
+def find_leaks(root, secrets):
+    """[(log path, fingerprint)] for every secret found in a tokend.log."""
+    wanted = {s for s in secrets if isinstance(s, str) and len(s) >= LEAK_MIN_LEN}
+    leaks = []
+    for log in sorted(Path(root).rglob("tokend.log")):
+        text = log.read_text(errors="replace")
+        leaks.extend((str(log), leak_fingerprint(s)) for s in sorted(wanted) if s in text)
+    return leaks
+
+
+def pytest_sessionfinish(session, exitstatus):
+    root = _leak_state["root"]
+    if root is None or not Path(root).is_dir():
+        return
+    secrets = _leak_state["minted"] | _leak_state["secrets"] | secrets_in_files(root)
+    leaks = find_leaks(root, secrets)
+    if not leaks:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{path}: secret sha256:{fp}" for path, fp in leaks]
+    if reporter is not None:
+        reporter.write_sep("=", "secrets found in tokend logs", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    else:
+        sys.stderr.write("secrets found in tokend logs:\n" + "\n".join(lines) + "\n")
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
