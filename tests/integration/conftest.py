@@ -208,9 +208,16 @@ def pytest_sessionfinish(session, exitstatus):
         return
     secrets = _leak_state["minted"] | _leak_state["secrets"] | secrets_in_files(root)
     leaks = find_leaks(root, secrets)
-    if not leaks:
-        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n")  # the progress line is still open here
+    if not leaks:
+        if reporter is not None:
+            logs = sum(1 for _ in Path(root).rglob("tokend.log"))
+            searched = sum(1 for s in secrets if len(s) >= LEAK_MIN_LEN)
+            reporter.write_sep("-", f"secret scan: {logs} tokend logs, {searched} "
+                                    "tokens and secrets, none found")
+        return
     lines = [f"{path}: secret sha256:{fp}" for path, fp in leaks]
     if reporter is not None:
         reporter.write_sep("=", "secrets found in tokend logs", red=True)
