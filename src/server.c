@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <sys/queue.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -55,6 +56,13 @@ struct server {
 	void *metrics_arg;
 	server_refresh_check_fn *refresh_check;
 	void *refresh_check_arg;
+	struct evhttp_bound_socket *bound;
+	struct event *fresh_ev;     /* runs on_fresh after an accept */
+	struct bufferevent **fresh; /* accepted, closecb not yet set */
+	size_t nfresh, fresh_cap;
+	unsigned nconns; /* connections open now */
+	bool paused;     /* not accepting: max_connections reached */
+	bool closing;    /* server_free: the listener is gone */
 	uint64_t status_count[STATUS_MAX];
 };
 
@@ -185,24 +193,6 @@ waiter_free(struct waiter *w)
 			break;
 		}
 	}
-	evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
-	event_free(w->timer);
-	free(w);
-}
-
-/* The client went away: evhttp frees the request, we forget it. */
-static void
-on_waiter_closed(struct evhttp_connection *evcon, void *arg)
-{
-	struct waiter *w = arg;
-	struct waiter **pp;
-
-	for (pp = &w->srv->waiters; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	}
 	event_free(w->timer);
 	free(w);
 }
@@ -233,7 +223,6 @@ park(struct server *srv, struct evhttp_request *req, struct token *tok, uint64_t
 	w->raw = raw;
 	w->timer = evtimer_new(srv->base, on_waiter_timeout, w);
 	evtimer_add(w->timer, &tv);
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_waiter_closed, w);
 	w->next = srv->waiters;
 	srv->waiters = w;
 }
@@ -492,6 +481,26 @@ route_token(struct server *srv, struct evhttp_request *req, const struct ucred *
 	}
 }
 
+/* evhttp takes the first of repeated Content-Length headers and reads a
+ * chunked body on any method; a request whose length a proxy in front
+ * could read differently (request smuggling) is refused. */
+static bool
+framing_ok(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	int lengths = 0, codings = 0;
+
+	TAILQ_FOREACH(kv, h, next)
+	{
+		if (strcasecmp(kv->key, "Content-Length") == 0)
+			lengths++;
+		else if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
+			codings++;
+	}
+	return lengths <= 1 && codings <= 1 && !(lengths && codings);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -505,6 +514,13 @@ on_request(struct evhttp_request *req, void *arg)
 
 	if (peer_of(req, &uc) != 0) {
 		reply_error(srv, req, 403, "forbidden", "cannot read peer credentials");
+		return;
+	}
+	if (!framing_ok(req)) {
+		/* Two readings of where the body ends: answer, then hang up. */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+				  "close");
+		reply_error(srv, req, 400, "bad_request", "conflicting message framing");
 		return;
 	}
 	/* Token names never need escaping: an escaped or odd path is no route. */
@@ -530,6 +546,100 @@ on_request(struct evhttp_request *req, void *arg)
 	} else {
 		reply_error(srv, req, 404, "not_found", "no such route");
 	}
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+/* evhttp (libevent 2.1) has no connection limit, and a close callback can
+ * only be set on a connection it has already made. So the bufferevent of
+ * each accepted connection is made here (evhttp_set_bevcb) and remembered;
+ * right after the accept, on_fresh finds the connection evhttp built on it
+ * (a connection is its bufferevent's callback argument) and sets
+ * on_conn_closed. At max_connections the listener stops accepting: new
+ * clients wait in the socket's backlog until a connection closes, as with
+ * nginx's worker_connections, while those connected are served as before. */
+static void
+set_paused(struct server *srv, bool pause)
+{
+	struct evconnlistener *l;
+
+	if (pause == srv->paused || srv->closing || srv->bound == NULL)
+		return;
+	l = evhttp_bound_socket_get_listener(srv->bound);
+	srv->paused = pause;
+	if (pause) {
+		evconnlistener_disable(l);
+		log_warn("max_connections (%d) reached: new clients wait until a "
+			 "connection closes",
+			 srv->cfg->max_connections);
+	} else {
+		evconnlistener_enable(l);
+		log_info("below max_connections again: accepting");
+	}
+}
+
+static void
+check_limit(struct server *srv)
+{
+	set_paused(srv, srv->nconns >= (unsigned)srv->cfg->max_connections);
+}
+
+/* The connection is going away: a long-poll parked on it is forgotten
+ * (evhttp frees the request) and its slot is free again. */
+static void
+on_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct server *srv = arg;
+	struct waiter *w = srv->waiters, *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		if (evhttp_request_get_connection(w->req) == evcon)
+			waiter_free(w);
+	}
+	srv->nconns--;
+	check_limit(srv);
+}
+
+static void
+on_fresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	void *cbarg;
+
+	for (size_t i = 0; i < srv->nfresh; i++) {
+		struct bufferevent *bev = srv->fresh[i];
+		struct evhttp_connection *evcon;
+
+		bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+		evcon = cbarg;
+		if (evcon != NULL && evhttp_connection_get_bufferevent(evcon) == bev) {
+			evhttp_connection_set_closecb(evcon, on_conn_closed, srv);
+		} else {
+			log_error("server: accepted connection not found; not counted");
+			srv->nconns--;
+		}
+	}
+	srv->nfresh = 0;
+	check_limit(srv);
+}
+
+static struct bufferevent *
+conn_new(struct event_base *base, void *arg)
+{
+	struct server *srv = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	if (bev == NULL)
+		return NULL;
+	if (srv->nfresh == srv->fresh_cap) {
+		srv->fresh_cap = srv->fresh_cap ? srv->fresh_cap * 2 : 16;
+		srv->fresh = xrealloc(srv->fresh, srv->fresh_cap * sizeof(*srv->fresh));
+	}
+	srv->fresh[srv->nfresh++] = bev;
+	srv->nconns++;
+	event_active(srv->fresh_ev, EV_TIMEOUT, 0);
+	return bev;
 }
 
 /* --- the socket ------------------------------------------------------------ */
@@ -648,11 +758,10 @@ server_new(struct event_base *base, const struct config_daemon *cfg,
 		goto fail;
 	}
 	/* Every method reaches on_request, which answers a JSON 405. */
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-						      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						      EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH |
-						      EVHTTP_REQ_OPTIONS);
+	evhttp_set_allowed_methods(srv->http, 0xffff);
 	evhttp_set_gencb(srv->http, on_request, srv);
+	evhttp_set_bevcb(srv->http, conn_new, srv);
+	srv->fresh_ev = event_new(base, -1, 0, on_fresh, srv);
 	apply_limits(srv);
 	if (fd < 0) {
 		if ((fd = listen_unix(cfg, err)) == -1)
@@ -661,7 +770,7 @@ server_new(struct event_base *base, const struct config_daemon *cfg,
 	} else {
 		evutil_make_socket_nonblocking(fd);
 	}
-	if (evhttp_accept_socket_with_handle(srv->http, fd) == NULL) {
+	if ((srv->bound = evhttp_accept_socket_with_handle(srv->http, fd)) == NULL) {
 		err_set(err, ERR_INTERNAL, "cannot accept on the socket");
 		if (listen_fd < 0)
 			close(fd);
@@ -680,8 +789,12 @@ server_free(struct server *srv)
 		return;
 	while (srv->waiters != NULL)
 		waiter_free(srv->waiters);
+	srv->closing = true;
 	if (srv->http != NULL)
 		evhttp_free(srv->http);
+	if (srv->fresh_ev != NULL)
+		event_free(srv->fresh_ev);
+	free(srv->fresh);
 	if (srv->path != NULL) {
 		unlink(srv->path);
 		free(srv->path);
@@ -694,6 +807,7 @@ server_set_config(struct server *srv, const struct config_daemon *cfg)
 {
 	srv->cfg = cfg;
 	apply_limits(srv);
+	check_limit(srv);
 }
 
 void
