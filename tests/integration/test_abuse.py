@@ -316,12 +316,21 @@ def test_whole_request_then_eof_is_answered_and_closed(abused):
     served(tokend, token)
 
 
-def raise_nofile(want):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < want:
-        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {want} needed for this test")
-    if soft != resource.RLIM_INFINITY and soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+@pytest.fixture
+def nofile():
+    """raise(want) lifts this process's RLIMIT_NOFILE (tokend inherits it)
+    for one test; the old limit comes back after it."""
+    saved = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def lift(want):
+        soft, hard = saved
+        if hard != resource.RLIM_INFINITY and hard < want:
+            pytest.skip(f"RLIMIT_NOFILE hard limit {hard} < {want} needed for this test")
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+    yield lift
+    resource.setrlimit(resource.RLIMIT_NOFILE, saved)
 
 
 @pytest.mark.xfail(strict=False, reason="the evhttp server parses max_connections but never "
@@ -374,9 +383,9 @@ def test_max_connections_is_enforced(issuer, tokend_factory):
     served(tokend, token)
 
 
-def test_five_thousand_connections_leave_memory_bounded(issuer, tokend_factory):
+def test_five_thousand_connections_leave_memory_bounded(issuer, tokend_factory, nofile):
     n = 5000
-    raise_nofile(n + 200)  # tokend inherits it
+    nofile(n + 200)
     tokend, token = start(issuer, tokend_factory, f"max_connections = {n + 100}")
     fds_before = open_fds(tokend.pid)
     before = rss_kib(tokend.pid)
