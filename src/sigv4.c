@@ -15,7 +15,9 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define ALGORITHM "AWS4-HMAC-SHA256"
+#define ALGORITHM    "AWS4-HMAC-SHA256"
+#define SHA256_BLOCK 64
+#define AMZ_TIME_OFF 9 /* "123600" in "20150830T123600Z" */
 
 static void
 to_hex(const unsigned char *in, size_t len, char *out)
@@ -306,31 +308,42 @@ valid_host(const char *s)
 	return true;
 }
 
-/* Presigns GET / on host with query and returns "HOST/?QUERY". The host
- * header is signed in lower case, as botocore does (host names are case
- * blind, and AWS stores cache names in lower case); the token starts with
- * the name as configured. */
-static char *
-iam_token(const struct sigv4_creds *creds, const char *region, const char *service,
-          const char *host, const char *query, int64_t time_s, struct err *err)
+/* Presigns GET / on host with query into out. The host header is signed
+ * in lower case, as botocore does (host names are case blind, and AWS
+ * stores cache names in lower case); the token starts with the name as
+ * configured. */
+static int
+iam_presign(const struct sigv4_creds *creds, const char *region, const char *service,
+            const char *host, const char *query, int64_t time_s, struct sigv4_signed *out,
+            struct err *err)
 {
 	struct sigv4_signer sg = { creds, region, service, time_s };
-	char *lower = xstrdup(host), *token = NULL;
+	char *lower = xstrdup(host);
 	struct sigv4_header h = { "host", lower };
 	struct sigv4_request req = {
 		.method = "GET", .path = "/", .query = query, .headers = &h, .nheaders = 1
 	};
-	struct sigv4_signed out = { 0 };
+	int rc;
 
 	for (char *c = lower; *c != '\0'; c++)
 		if (*c >= 'A' && *c <= 'Z')
 			*c = (char)(*c - 'A' + 'a');
-	if (sigv4_presign(&sg, &req, SIGV4_IAM_TOKEN_TTL_S, &out, err) < 0)
-		goto out;
-	xasprintf(&token, "%s/?%s", host, out.query);
-out:
-	sigv4_signed_clear(&out);
+	rc = sigv4_presign(&sg, &req, SIGV4_IAM_TOKEN_TTL_S, out, err);
 	free(lower);
+	return rc;
+}
+
+/* "HOST/?QUERY", or NULL with err. */
+static char *
+iam_token(const struct sigv4_creds *creds, const char *region, const char *service,
+          const char *host, const char *query, int64_t time_s, struct err *err)
+{
+	struct sigv4_signed out = { 0 };
+	char *token = NULL;
+
+	if (iam_presign(creds, region, service, host, query, time_s, &out, err) == 0)
+		xasprintf(&token, "%s/?%s", host, out.query);
+	sigv4_signed_clear(&out);
 	return token;
 }
 
@@ -342,31 +355,72 @@ check_user(const char *user, struct err *err)
 	return 0;
 }
 
+/* What an IAM token is signed for: fixed for the life of a token source. */
+struct iam_target {
+	const char *service;
+	char *host;  /* as the token starts: "HOST:PORT" (RDS) or the cache name */
+	char *query; /* the request's own parameters, encoded */
+};
+
+static void
+target_clear(struct iam_target *t)
+{
+	free(t->host);
+	free(t->query);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+rds_target(const char *host, int port, const char *user, struct iam_target *t,
+           struct err *err)
+{
+	struct sigv4_buf q = { 0 };
+
+	if (!valid_host(host))
+		return err_set(err, ERR_CONFIG, "sigv4: bad RDS host name");
+	if (port < 1 || port > 65535)
+		return err_set(err, ERR_CONFIG, "sigv4: bad RDS port %d", port);
+	if (check_user(user, err) < 0)
+		return -1;
+	/* The port is always signed: 3306 and 5432 are no HTTPS default. */
+	t->service = "rds-db";
+	xasprintf(&t->host, "%s:%d", host, port);
+	sigv4_buf_adds(&q, "Action=connect&DBUser=");
+	sigv4_uri_encode(&q, user, strlen(user), false);
+	t->query = sigv4_buf_take(&q);
+	return 0;
+}
+
+static int
+elasticache_target(const char *cache, const char *user, bool serverless,
+                   struct iam_target *t, struct err *err)
+{
+	struct sigv4_buf q = { 0 };
+
+	if (!valid_host(cache))
+		return err_set(err, ERR_CONFIG, "sigv4: bad ElastiCache cache name");
+	if (check_user(user, err) < 0)
+		return -1;
+	t->service = "elasticache";
+	t->host = xstrdup(cache);
+	sigv4_buf_adds(&q, "Action=connect&User=");
+	sigv4_uri_encode(&q, user, strlen(user), false);
+	if (serverless)
+		sigv4_buf_adds(&q, "&ResourceType=ServerlessCache");
+	t->query = sigv4_buf_take(&q);
+	return 0;
+}
+
 char *
 sigv4_rds_token(const struct sigv4_creds *creds, const char *region, const char *host,
                 int port, const char *user, int64_t time_s, struct err *err)
 {
-	struct sigv4_buf q = { 0 };
-	char *hostport = NULL, *token = NULL;
+	struct iam_target t = { 0 };
+	char *token = NULL;
 
-	if (!valid_host(host)) {
-		err_set(err, ERR_CONFIG, "sigv4: bad RDS host name");
-		goto out;
-	}
-	if (port < 1 || port > 65535) {
-		err_set(err, ERR_CONFIG, "sigv4: bad RDS port %d", port);
-		goto out;
-	}
-	if (check_user(user, err) < 0)
-		goto out;
-	/* The port is always signed: 3306 and 5432 are no HTTPS default. */
-	xasprintf(&hostport, "%s:%d", host, port);
-	sigv4_buf_adds(&q, "Action=connect&DBUser=");
-	sigv4_uri_encode(&q, user, strlen(user), false);
-	token = iam_token(creds, region, "rds-db", hostport, q.p, time_s, err);
-out:
-	free(hostport);
-	sigv4_buf_clear(&q);
+	if (rds_target(host, port, user, &t, err) == 0)
+		token = iam_token(creds, region, t.service, t.host, t.query, time_s, err);
+	target_clear(&t);
 	return token;
 }
 
@@ -375,21 +429,251 @@ sigv4_elasticache_token(const struct sigv4_creds *creds, const char *region,
                         const char *cache, const char *user, bool serverless,
                         int64_t time_s, struct err *err)
 {
-	struct sigv4_buf q = { 0 };
+	struct iam_target t = { 0 };
 	char *token = NULL;
 
-	if (!valid_host(cache)) {
-		err_set(err, ERR_CONFIG, "sigv4: bad ElastiCache cache name");
-		goto out;
-	}
-	if (check_user(user, err) < 0)
-		goto out;
-	sigv4_buf_adds(&q, "Action=connect&User=");
-	sigv4_uri_encode(&q, user, strlen(user), false);
-	if (serverless)
-		sigv4_buf_adds(&q, "&ResourceType=ServerlessCache");
-	token = iam_token(creds, region, "elasticache", cache, q.p, time_s, err);
-out:
-	sigv4_buf_clear(&q);
+	if (elasticache_target(cache, user, serverless, &t, err) == 0)
+		token = iam_token(creds, region, t.service, t.host, t.query, time_s, err);
+	target_clear(&t);
 	return token;
+}
+
+/* The cache keeps the last token as a template: within one UTC day and
+ * for the same credentials and region, only the time of day in X-Amz-Date
+ * and the signature change, both fixed-width, so a new token is the old
+ * one with those bytes rewritten, one SHA-256 of the canonical request
+ * and one HMAC with the kept signing key. Anything else rebuilds the
+ * template with the general presigner, which also checks every input. */
+struct sigv4_iam_cache {
+	struct iam_target target;
+	bool valid;
+	int64_t day; /* time_s / 86400 of the template */
+	char *region, *access_key_id;
+	/* Secret or holding the session token: in the secret arena, out of
+	 * core dumps. The cache holds the only reference, so the templates
+	 * are rewritten in place. */
+	struct secret *secret_access_key, *session_token;
+	struct secret *pads; /* HMAC key blocks: ipad, then opad */
+	struct secret *creq; /* canonical request */
+	struct secret *token;
+	char *sts; /* string to sign */
+	size_t creq_len, sts_len, token_len;
+	size_t creq_amz, sts_amz, token_amz; /* offsets of X-Amz-Date's value */
+	EVP_MD *sha256;
+	EVP_MD_CTX *md;
+};
+
+static struct sigv4_iam_cache *
+cache_new(struct iam_target *t)
+{
+	struct sigv4_iam_cache *c = xcalloc(1, sizeof(*c));
+
+	c->target = *t;
+	memset(t, 0, sizeof(*t));
+	/* Fetched once: the implicit fetch of EVP_sha256() takes a lock and a
+	 * lookup on every call. */
+	c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	c->md = EVP_MD_CTX_new();
+	if (c->sha256 == NULL || c->md == NULL)
+		abort();
+	return c;
+}
+
+struct sigv4_iam_cache *
+sigv4_rds_cache_new(const char *host, int port, const char *user, struct err *err)
+{
+	struct iam_target t = { 0 };
+
+	if (rds_target(host, port, user, &t, err) < 0) {
+		target_clear(&t);
+		return NULL;
+	}
+	return cache_new(&t);
+}
+
+struct sigv4_iam_cache *
+sigv4_elasticache_cache_new(const char *cache, const char *user, bool serverless,
+                            struct err *err)
+{
+	struct iam_target t = { 0 };
+
+	if (elasticache_target(cache, user, serverless, &t, err) < 0) {
+		target_clear(&t);
+		return NULL;
+	}
+	return cache_new(&t);
+}
+
+/* Forgets the template, wiping the key and everything that holds a
+ * secret or the session token. */
+static void
+cache_drop(struct sigv4_iam_cache *c)
+{
+	secret_unref(c->secret_access_key);
+	secret_unref(c->session_token);
+	secret_unref(c->pads);
+	secret_unref(c->creq);
+	secret_unref(c->token);
+	free(c->sts);
+	free(c->region);
+	free(c->access_key_id);
+	c->secret_access_key = c->session_token = c->pads = c->creq = c->token = NULL;
+	c->sts = c->region = c->access_key_id = NULL;
+	c->valid = false;
+}
+
+void
+sigv4_iam_cache_free(struct sigv4_iam_cache *c)
+{
+	if (c == NULL)
+		return;
+	cache_drop(c);
+	target_clear(&c->target);
+	EVP_MD_CTX_free(c->md);
+	EVP_MD_free(c->sha256);
+	free(c);
+}
+
+static bool
+same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool
+cache_hit(const struct sigv4_iam_cache *c, const struct sigv4_creds *creds,
+          const char *region, int64_t time_s)
+{
+	return c->valid && creds != NULL && time_s >= 0 && time_s / 86400 == c->day &&
+	       same(c->region, region) && same(c->access_key_id, creds->access_key_id) &&
+	       same(c->secret_access_key->data, creds->secret_access_key) &&
+	       same(c->session_token->data, creds->session_token);
+}
+
+/* SHA-256 of a then b on the kept context. */
+static void
+digest2(struct sigv4_iam_cache *c, const void *a, size_t alen, const void *b, size_t blen,
+        unsigned char out[SIGV4_KEY_LEN])
+{
+	if (EVP_DigestInit_ex2(c->md, c->sha256, NULL) != 1 ||
+	    EVP_DigestUpdate(c->md, a, alen) != 1 ||
+	    (blen > 0 && EVP_DigestUpdate(c->md, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(c->md, out, NULL) != 1)
+		abort();
+}
+
+/* The offset of X-Amz-Date's value in s, 0 if none. The request's own
+ * parameters are encoded ('=' is %3D) and host names have no '=', so the
+ * first match is the parameter. */
+static size_t
+amz_offset(const char *s)
+{
+	const char *p = strstr(s, "X-Amz-Date=");
+
+	return p ? (size_t)(p - s) + strlen("X-Amz-Date=") : 0;
+}
+
+/* kSigning as the two HMAC key blocks (RFC 2104). */
+static void
+cache_key(struct sigv4_iam_cache *c, const char *region)
+{
+	unsigned char key[SIGV4_KEY_LEN];
+	char date[9], pads[2 * SHA256_BLOCK];
+
+	memcpy(date, c->sts + c->sts_amz, 8);
+	date[8] = '\0';
+	sigv4_signing_key(c->secret_access_key->data, date, region, c->target.service,
+	                  key);
+	memset(pads, 0x36, SHA256_BLOCK);
+	memset(pads + SHA256_BLOCK, 0x5c, SHA256_BLOCK);
+	for (size_t i = 0; i < sizeof(key); i++) {
+		pads[i] ^= (char)key[i];
+		pads[SHA256_BLOCK + i] ^= (char)key[i];
+	}
+	c->pads = secret_new(pads, sizeof(pads));
+	OPENSSL_cleanse(pads, sizeof(pads));
+	OPENSSL_cleanse(key, sizeof(key));
+}
+
+/* Signs with the general presigner and keeps the result as the template. */
+static char *
+cache_build(struct sigv4_iam_cache *c, const struct sigv4_creds *creds,
+            const char *region, int64_t time_s, struct err *err)
+{
+	struct iam_target *t = &c->target;
+	struct sigv4_signed out = { 0 };
+	char *token = NULL;
+
+	cache_drop(c);
+	if (iam_presign(creds, region, t->service, t->host, t->query, time_s, &out, err) <
+	    0)
+		goto out;
+	xasprintf(&token, "%s/?%s", t->host, out.query);
+	c->token = secret_new_str(token);
+	c->creq = secret_new_str(out.canonical_request);
+	c->sts = xstrdup(out.string_to_sign);
+	c->token_len = c->token->len;
+	c->creq_len = c->creq->len;
+	c->sts_len = strlen(c->sts);
+	c->token_amz = amz_offset(token);
+	c->creq_amz = amz_offset(out.canonical_request);
+	c->sts_amz = strlen(ALGORITHM "\n");
+	c->region = xstrdup(region);
+	c->access_key_id = xstrdup(creds->access_key_id);
+	c->secret_access_key = secret_new_str(creds->secret_access_key);
+	c->session_token =
+	        secret_new_str(creds->session_token ? creds->session_token : "");
+	cache_key(c, region);
+	c->day = time_s / 86400;
+	/* The template is usable only if its fixed-width fields are where
+	 * they are expected: X-Amz-Signature last, the hash last. */
+	c->valid = c->token_amz != 0 && c->creq_amz != 0 &&
+	           c->token_len > SIGV4_SIGNATURE_LEN + 16 &&
+	           strncmp(token + c->token_len - 64 - 16, "X-Amz-Signature=", 16) == 0;
+out:
+	sigv4_signed_clear(&out);
+	return token;
+}
+
+static void
+put2(char *p, int64_t v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* A token from the template: a new time of day and a new signature. */
+static char *
+cache_sign(struct sigv4_iam_cache *c, int64_t time_s)
+{
+	char *creq = c->creq->data, *tok = c->token->data, *pads = c->pads->data;
+	unsigned char h[SIGV4_KEY_LEN];
+	int64_t sod = time_s % 86400;
+	char hms[6];
+	char *token;
+
+	put2(hms, sod / 3600);
+	put2(hms + 2, sod / 60 % 60);
+	put2(hms + 4, sod % 60);
+	memcpy(creq + c->creq_amz + AMZ_TIME_OFF, hms, sizeof(hms));
+	memcpy(c->sts + c->sts_amz + AMZ_TIME_OFF, hms, sizeof(hms));
+	memcpy(tok + c->token_amz + AMZ_TIME_OFF, hms, sizeof(hms));
+	digest2(c, creq, c->creq_len, NULL, 0, h);
+	to_hex(h, sizeof(h), c->sts + c->sts_len - 64);
+	digest2(c, pads, SHA256_BLOCK, c->sts, c->sts_len, h);
+	digest2(c, pads + SHA256_BLOCK, SHA256_BLOCK, h, sizeof(h), h);
+	to_hex(h, sizeof(h), tok + c->token_len - 64);
+	OPENSSL_cleanse(h, sizeof(h));
+	token = xmalloc(c->token_len + 1);
+	memcpy(token, tok, c->token_len + 1);
+	return token;
+}
+
+char *
+sigv4_iam_cache_token(struct sigv4_iam_cache *c, const struct sigv4_creds *creds,
+                      const char *region, int64_t time_s, struct err *err)
+{
+	if (cache_hit(c, creds, region, time_s))
+		return cache_sign(c, time_s);
+	return cache_build(c, creds, region, time_s, err);
 }

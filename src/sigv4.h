@@ -106,4 +106,22 @@ char *sigv4_elasticache_token(const struct sigv4_creds *creds, const char *regio
                               const char *cache, const char *user, bool serverless,
                               int64_t time_s, struct err *err);
 
+/* A caller-owned cache for one IAM token target (an RDS host:port and
+ * user, or an ElastiCache cache and user). Same output as the functions
+ * above, much faster when the UTC day, region and credentials repeat:
+ * the signing key is derived once a day and the last token is kept as a
+ * template. Holds a copy of the credentials and the key, wiped when they
+ * change and on free. NULL with err for a bad host, port or user. */
+struct sigv4_iam_cache;
+
+struct sigv4_iam_cache *sigv4_rds_cache_new(const char *host, int port, const char *user,
+                                            struct err *err);
+struct sigv4_iam_cache *sigv4_elasticache_cache_new(const char *cache, const char *user,
+                                                    bool serverless, struct err *err);
+/* The token for creds, region and time_s; same ownership as above. */
+char *sigv4_iam_cache_token(struct sigv4_iam_cache *c, const struct sigv4_creds *creds,
+                            const char *region, int64_t time_s, struct err *err);
+/* NULL does nothing. */
+void sigv4_iam_cache_free(struct sigv4_iam_cache *c);
+
 #endif
