@@ -16,7 +16,8 @@ struct iam_source {
 	const struct token_def *def;
 	struct aws_creds *creds;
 	const char *name;
-	source_rds_sign_fn *sign;
+	source_rds_sign_fn *sign; /* when no cache could be made */
+	struct sigv4_iam_cache *cache;
 	char *region;
 	struct aws_creds_call *call;
 	token_fetch_done_fn *done;
@@ -40,7 +41,9 @@ sign_with(struct iam_source *s, struct aws_credentials *cr, struct token_result 
 	char *tok;
 
 	aws_credentials_sigv4(cr, &sc);
-	tok = s->sign(s->def, s->region, &sc, time_s, &res->err);
+	tok = s->cache
+	              ? sigv4_iam_cache_token(s->cache, &sc, s->region, time_s, &res->err)
+	              : s->sign(s->def, s->region, &sc, time_s, &res->err);
 	if (tok == NULL)
 		return;
 	res->value = secret_new_str(tok);
@@ -103,6 +106,7 @@ iam_free(void *impl)
 	if (s == NULL)
 		return;
 	aws_creds_call_cancel(s->call);
+	sigv4_iam_cache_free(s->cache);
 	free(s->region);
 	free(s);
 }
@@ -120,6 +124,22 @@ static const struct token_source_ops elasticache_ops = {
 	.cancel = iam_cancel,
 	.free = iam_free,
 };
+
+/* The signing cache for def's target (key derived once a day, the last
+ * token kept as a template). NULL for a kind without one or a target the
+ * signer rejects: s->sign then reports the error at each fetch. */
+static struct sigv4_iam_cache *
+cache_new(const struct token_def *def, const char *name)
+{
+	struct err ignored = { 0 };
+
+	if (strcmp(name, "rds") == 0)
+		return sigv4_rds_cache_new(def->host, def->port, def->user, &ignored);
+	if (strcmp(name, "elasticache") == 0)
+		return sigv4_elasticache_cache_new(def->cache, def->user, def->serverless,
+		                                   &ignored);
+	return NULL;
+}
 
 int
 source_rds_new_signer(const struct token_def *def, struct aws_creds *creds,
@@ -143,6 +163,7 @@ source_rds_new_signer(const struct token_def *def, struct aws_creds *creds,
 	s->name = name;
 	s->sign = sign;
 	s->region = xstrdup(region);
+	s->cache = cache_new(def, name);
 	out->ops = strcmp(name, "elasticache") == 0 ? &elasticache_ops : &rds_ops;
 	out->impl = s;
 	return 0;
