@@ -4,7 +4,7 @@
 # To build tokend and tokenctl.
 TOKEND_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config
 libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev libsystemd-dev
-libinih-dev"
+libinih-dev libhttp-parser-dev"
 
 # To run the test suite and the demo (the local issuer and AWS emulators are
 # node programs under tests/servers; integration tests are pytest).
@@ -13,7 +13,7 @@ mandoc systemd clang libclang-rt-14-dev prometheus valgrind"
 
 # What the runtime image needs, and nothing more.
 TOKEND_RUNTIME_PACKAGES="libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7
-libcurl4 libjansson4 libssl3 libsystemd0 libinih1 ca-certificates"
+libcurl4 libjansson4 libssl3 libsystemd0 libinih1 libhttp-parser2.9 ca-certificates"
 
 # packages_missing PKG... prints the packages dpkg does not have installed.
 packages_missing() {

@@ -1,0 +1,742 @@
+/* server_conn.c - the HTTP/1.1 transport of the local API (see
+ * server_conn.h). evhttp cost ~6 system calls and several allocations per
+ * request; here a keep-alive request is one read and one writev. */
+#include "server_conn.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <http_parser.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+#define READ_BUF     16384 /* shared by all connections */
+#define PEND_MAX     16384 /* input read ahead while a request is answered */
+#define MAX_HEADERS  100
+#define FIELD_MAX    32  /* longest header name we look at */
+#define ACCEPT_MAX   256 /* Accept value kept (the rest is ignored) */
+#define ACCEPT_BURST 64  /* accepts per wake-up, so serving goes on */
+
+struct sconn {
+	struct sconn_listener *l;
+	struct sconn *prev, *next;
+	int fd;
+	struct event *rev, *wev, *tev;
+	http_parser p;
+	struct ucred peer;
+	bool peer_ok;
+	/* the request being parsed or answered */
+	char *url; /* NUL-terminated; grown up to max_header_size */
+	size_t url_len, url_cap;
+	char field[FIELD_MAX + 1];
+	size_t field_len;
+	bool in_field, field_accept;
+	char accept[ACCEPT_MAX + 1];
+	size_t accept_len;
+	size_t hbytes, nheaders, body_bytes;
+	int err_status;   /* a limit broken in a callback */
+	bool in_msg;      /* a request has begun and is not complete */
+	bool waiting;     /* dispatched, not answered */
+	bool keep_alive;  /* of the request under way */
+	bool close_after; /* close once the output is written */
+	bool dispatching; /* inside the request callback */
+	/* output not yet written; wiped when written */
+	char *out;
+	size_t out_off, out_len;
+	/* input read while a request was answered */
+	char *pend;
+	size_t pend_off, pend_len;
+};
+
+struct sconn_listener {
+	struct event_base *base;
+	int fd;
+	struct event *ev;
+	struct event *retry; /* out of descriptors: accept again later */
+	struct sconn_limits lim;
+	sconn_request_fn *on_request;
+	sconn_closed_fn *on_closed;
+	void *arg;
+	struct sconn *conns;
+	int nconns;
+	bool paused;
+	http_parser_settings settings;
+	char buf[READ_BUF];
+};
+
+static void conn_on_read(evutil_socket_t fd, short what, void *arg);
+
+/* --- timers ---------------------------------------------------------------- */
+
+static void
+conn_arm(struct sconn *c, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(c->tev, &tv);
+}
+
+static void
+conn_arm_idle(struct sconn *c)
+{
+	conn_arm(c, c->l->lim.idle_ms);
+}
+
+/* --- close ----------------------------------------------------------------- */
+
+static void
+listener_check(struct sconn_listener *l)
+{
+	bool pause = l->nconns >= l->lim.max_conns;
+
+	if (pause == l->paused)
+		return;
+	l->paused = pause;
+	if (pause) {
+		event_del(l->ev);
+		log_warn("max_connections (%d) reached: new clients wait until a "
+		         "connection closes",
+		         l->lim.max_conns);
+	} else {
+		event_add(l->ev, NULL);
+		log_info("below max_connections again: accepting");
+	}
+}
+
+static void
+conn_free(struct sconn *c, bool notify)
+{
+	struct sconn_listener *l = c->l;
+
+	if (notify && l->on_closed != NULL)
+		l->on_closed(c, l->arg);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	event_free(c->rev);
+	event_free(c->wev);
+	event_free(c->tev);
+	close(c->fd);
+	if (c->out != NULL) {
+		OPENSSL_cleanse(c->out, c->out_len);
+		free(c->out);
+	}
+	if (c->pend != NULL) {
+		OPENSSL_cleanse(c->pend, c->pend_len);
+		free(c->pend);
+	}
+	free(c->url);
+	free(c);
+	l->nconns--;
+}
+
+static void
+conn_close(struct sconn *c)
+{
+	struct sconn_listener *l = c->l;
+
+	conn_free(c, true);
+	listener_check(l);
+}
+
+/* --- parser callbacks -------------------------------------------------------- */
+
+static int
+conn_count(struct sconn *c, size_t len)
+{
+	c->hbytes += len;
+	if (c->hbytes > c->l->lim.max_header_size) {
+		c->err_status = 431;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cb_message_begin(http_parser *p)
+{
+	struct sconn *c = p->data;
+
+	c->url_len = 0;
+	c->field_len = c->accept_len = 0;
+	c->in_field = c->field_accept = false;
+	c->hbytes = c->nheaders = c->body_bytes = 0;
+	c->in_msg = true;
+	/* Slowloris: the whole request must arrive within header_ms. */
+	conn_arm(c, c->l->lim.header_ms < c->l->lim.idle_ms ? c->l->lim.header_ms
+	                                                    : c->l->lim.idle_ms);
+	return 0;
+}
+
+static int
+cb_url(http_parser *p, const char *at, size_t len)
+{
+	struct sconn *c = p->data;
+
+	if (conn_count(c, len) == -1)
+		return -1;
+	if (c->url_len + len + 1 > c->url_cap) {
+		c->url_cap = c->url_len + len + 1 < 256 ? 256 : c->url_len + len + 1;
+		c->url = xrealloc(c->url, c->url_cap);
+	}
+	memcpy(c->url + c->url_len, at, len);
+	c->url_len += len;
+	c->url[c->url_len] = '\0';
+	return 0;
+}
+
+static int
+cb_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct sconn *c = p->data;
+
+	if (conn_count(c, len) == -1)
+		return -1;
+	if (!c->in_field) {
+		if (++c->nheaders > MAX_HEADERS) {
+			c->err_status = 431;
+			return -1;
+		}
+		c->in_field = true;
+		c->field_len = 0;
+	}
+	if (c->field_len + len <= FIELD_MAX) {
+		memcpy(c->field + c->field_len, at, len);
+		c->field_len += len;
+	} else {
+		c->field_len = FIELD_MAX + 1; /* not a name we look at */
+	}
+	return 0;
+}
+
+static int
+cb_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct sconn *c = p->data;
+	size_t room;
+
+	if (conn_count(c, len) == -1)
+		return -1;
+	if (c->in_field) {
+		c->in_field = false;
+		c->field_accept =
+		        c->field_len == 6 && strncasecmp(c->field, "accept", 6) == 0;
+		if (c->field_accept)
+			c->accept_len = 0; /* the last Accept wins */
+	}
+	if (c->field_accept) {
+		room = ACCEPT_MAX - c->accept_len;
+		len = len < room ? len : room;
+		memcpy(c->accept + c->accept_len, at, len);
+		c->accept_len += len;
+	}
+	return 0;
+}
+
+static int
+cb_body(http_parser *p, const char *at, size_t len)
+{
+	struct sconn *c = p->data;
+
+	/* Bodies are read and dropped (no route takes one), up to the limit. */
+	c->body_bytes += len;
+	if (c->body_bytes > c->l->lim.max_body_size) {
+		c->err_status = 413;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cb_message_complete(http_parser *p)
+{
+	struct sconn *c = p->data;
+
+	c->in_msg = false;
+	c->keep_alive = http_should_keep_alive(p);
+	/* Stop after this request: it is answered before the next is parsed. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+/* --- requests ---------------------------------------------------------------- */
+
+static enum sconn_method
+conn_method(const http_parser *p)
+{
+	switch (p->method) {
+	case HTTP_GET: return SCONN_GET;
+	case HTTP_HEAD: return SCONN_HEAD;
+	case HTTP_POST: return SCONN_POST;
+	default: return SCONN_OTHER;
+	}
+}
+
+static void
+conn_reply_error(struct sconn *c, int status, const char *msg)
+{
+	char body[160];
+	int n = snprintf(body, sizeof(body),
+	                 "{\"error\":\"bad_request\",\"message\":\"%s\"}\n", msg);
+
+	c->keep_alive = false;
+	c->waiting = true;
+	sconn_reply(c, status, "application/json", NULL, body, (size_t)n);
+}
+
+static void
+conn_dispatch(struct sconn *c)
+{
+	struct sconn_req req = { .method = conn_method(&c->p),
+		                 .peer_ok = c->peer_ok,
+		                 .peer = c->peer };
+	int status;
+
+	if (c->p.http_major != 1) {
+		conn_reply_error(c, 400, "HTTP/1.x only");
+		return;
+	}
+	status = sconn_parse_target(c->url != NULL ? c->url : (char[]){ 0 }, c->url_len,
+	                            &req.path, &req.query);
+	if (status != 0) {
+		conn_reply_error(c, status, "bad request path");
+		return;
+	}
+	c->accept[c->accept_len] = '\0';
+	req.accept_text = strstr(c->accept, "text/plain") != NULL &&
+	                  strstr(c->accept, "application/json") == NULL;
+	c->waiting = true;
+	c->dispatching = true;
+	c->l->on_request(c, &req, c->l->arg);
+	c->dispatching = false;
+	if (c->waiting)
+		evtimer_del(c->tev); /* a long-poll keeps its own timer */
+}
+
+static bool
+conn_can_parse(const struct sconn *c)
+{
+	return !c->waiting && c->out_len == 0 && !c->close_after;
+}
+
+/* Runs the parser over data; stops after a request that is not answered
+ * at once. Returns the bytes consumed, or -1: answered with an error and
+ * the connection closes once that is written. */
+static ssize_t
+conn_feed(struct sconn *c, const char *data, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len && conn_can_parse(c)) {
+		size_t n = http_parser_execute(&c->p, &c->l->settings, data + off,
+		                               len - off);
+		enum http_errno e = HTTP_PARSER_ERRNO(&c->p);
+
+		off += n;
+		if (e == HPE_PAUSED) {
+			http_parser_pause(&c->p, 0);
+			conn_dispatch(c);
+			continue;
+		}
+		if (e != HPE_OK) {
+			int status = c->err_status ? c->err_status : 400;
+
+			log_debug("server: bad request (%s): %d", http_errno_name(e),
+			          status);
+			conn_reply_error(c, status,
+			                 status == 431   ? "request headers too large"
+			                 : status == 413 ? "request body too large"
+			                                 : "malformed request");
+			c->close_after = true;
+			return -1;
+		}
+	}
+	return (ssize_t)off;
+}
+
+/* Keeps input that arrives while a request is answered; beyond PEND_MAX
+ * the connection stops reading until it is parsed. */
+static void
+conn_keep(struct sconn *c, const char *data, size_t len)
+{
+	if (c->pend_off > 0) {
+		memmove(c->pend, c->pend + c->pend_off, c->pend_len - c->pend_off);
+		c->pend_len -= c->pend_off;
+		c->pend_off = 0;
+	}
+	if (c->pend == NULL)
+		c->pend = xmalloc(PEND_MAX);
+	memcpy(c->pend + c->pend_len, data, len);
+	c->pend_len += len;
+	if (c->pend_len == PEND_MAX)
+		event_del(c->rev);
+}
+
+static int
+conn_feed_pending(struct sconn *c)
+{
+	ssize_t n = conn_feed(c, c->pend + c->pend_off, c->pend_len - c->pend_off);
+
+	if (n < 0)
+		return -1;
+	c->pend_off += (size_t)n;
+	if (c->pend_off == c->pend_len) {
+		OPENSSL_cleanse(c->pend, c->pend_len);
+		free(c->pend);
+		c->pend = NULL;
+		c->pend_off = c->pend_len = 0;
+	}
+	return 0;
+}
+
+/* --- events ------------------------------------------------------------------ */
+
+static bool
+conn_done(struct sconn *c)
+{
+	return c->close_after && c->out_len == 0;
+}
+
+static void
+conn_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct sconn *c = arg;
+	struct sconn_listener *l = c->l;
+	size_t room;
+	ssize_t n, used;
+
+	if (conn_done(c))
+		goto close;
+	if (conn_can_parse(c) && c->pend_len > 0 && conn_feed_pending(c) == -1)
+		goto check;
+	if (conn_can_parse(c) && !event_pending(c->rev, EV_READ, NULL))
+		event_add(c->rev, NULL);
+	room = conn_can_parse(c) ? sizeof(l->buf) : PEND_MAX - c->pend_len + c->pend_off;
+	if (room == 0) {
+		event_del(c->rev);
+		return;
+	}
+	n = read(fd, l->buf, room < sizeof(l->buf) ? room : sizeof(l->buf));
+	if (n == 0)
+		goto close; /* the client is gone; a pending answer has nobody to read it
+		             */
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		goto close;
+	}
+	used = conn_can_parse(c) ? conn_feed(c, l->buf, (size_t)n) : 0;
+	if (used >= 0 && (size_t)used < (size_t)n && !c->close_after)
+		conn_keep(c, l->buf + used, (size_t)n - (size_t)used);
+	OPENSSL_cleanse(l->buf, (size_t)n);
+check:
+	if (conn_done(c))
+		goto close;
+	return;
+close:
+	conn_close(c);
+}
+
+static void
+conn_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct sconn *c = arg;
+	ssize_t n = write(fd, c->out + c->out_off, c->out_len - c->out_off);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		goto close;
+	c->out_off += (size_t)n;
+	if (c->out_off < c->out_len)
+		return;
+	OPENSSL_cleanse(c->out, c->out_len);
+	free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = 0;
+	event_del(c->wev);
+	if (c->close_after)
+		goto close;
+	/* Input kept meanwhile is parsed now. */
+	if (c->pend_len > 0 || !event_pending(c->rev, EV_READ, NULL)) {
+		event_add(c->rev, NULL);
+		event_active(c->rev, EV_READ, 0);
+	}
+	return;
+close:
+	conn_close(c);
+}
+
+static void
+conn_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct sconn *c = arg;
+
+	log_debug("server: closing a connection: %s",
+	          c->in_msg ? "request too slow" : "idle");
+	conn_close(c);
+}
+
+/* --- answers ----------------------------------------------------------------- */
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 503: return "Service Unavailable";
+	default:
+		return status < 400   ? "OK"
+		       : status < 500 ? "Client Error"
+		                      : "Server Error";
+	}
+}
+
+static void
+conn_queue(struct sconn *c, const struct iovec *iov, int n, size_t done)
+{
+	size_t total = 0, off = 0;
+
+	for (int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	c->out_len = total - done;
+	c->out_off = 0;
+	c->out = xmalloc(c->out_len);
+	for (int i = 0; i < n; i++) {
+		const char *b = iov[i].iov_base;
+		size_t l = iov[i].iov_len;
+
+		if (done >= l) {
+			done -= l;
+			continue;
+		}
+		memcpy(c->out + off, b + done, l - done);
+		off += l - done;
+		done = 0;
+	}
+	event_add(c->wev, NULL);
+}
+
+void
+sconn_reply(struct sconn *c, int status, const char *ctype, const char *extra_headers,
+            const void *body, size_t len)
+{
+	char head[512], clen[48] = "";
+	struct iovec iov[2];
+	ssize_t n;
+	int hl;
+
+	if (status != 204 && status != 304)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
+	hl = snprintf(head, sizeof(head),
+	              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+	              "%s%s%s\r\n",
+	              status, status_text(status), ctype, clen,
+	              extra_headers != NULL ? extra_headers : "",
+	              !c->keep_alive         ? "Connection: close\r\n"
+	              : c->p.http_minor == 0 ? "Connection: keep-alive\r\n"
+	                                     : "");
+	if (hl < 0 || (size_t)hl >= sizeof(head))
+		hl = snprintf(head, sizeof(head),
+		              "HTTP/1.1 500 Server Error\r\n"
+		              "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	if (status == 204 || c->p.method == HTTP_HEAD)
+		len = 0;
+	iov[0] = (struct iovec){ head, (size_t)hl };
+	iov[1] = (struct iovec){ (void *)body, len };
+	c->waiting = false;
+	if (!c->keep_alive)
+		c->close_after = true;
+	n = writev(c->fd, iov, len > 0 ? 2 : 1);
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		c->close_after = true; /* the read callback closes it */
+		n = (ssize_t)(hl + len);
+	}
+	if ((size_t)(n < 0 ? 0 : n) < (size_t)hl + len)
+		conn_queue(c, iov, 2, n < 0 ? 0 : (size_t)n);
+	if (!c->close_after)
+		conn_arm_idle(c);
+	/* Answered later (a long-poll): what comes next, or the close, is
+	 * handled by the read callback. */
+	if (!c->dispatching && c->out_len == 0)
+		event_active(c->rev, EV_READ, 0);
+}
+
+const char *
+sconn_target(const struct sconn *c)
+{
+	return c->url != NULL ? c->url : "";
+}
+
+/* --- targets ----------------------------------------------------------------- */
+
+static bool
+dot_segment(const char *path)
+{
+	for (const char *s = path; (s = strchr(s, '/')) != NULL; s++) {
+		size_t n = strcspn(s + 1, "/");
+
+		if ((n == 1 && s[1] == '.') || (n == 2 && s[1] == '.' && s[2] == '.'))
+			return true;
+	}
+	return false;
+}
+
+int
+sconn_parse_target(char *target, size_t len, const char **path, const char **query)
+{
+	char *q;
+
+	*path = *query = NULL;
+	if (len == 0 || target[0] != '/' || strlen(target) != len)
+		return 400;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)target[i] <= 0x20 || (unsigned char)target[i] >= 0x7f)
+			return 400;
+	if ((q = strchr(target, '#')) != NULL)
+		*q = '\0';
+	if ((q = strchr(target, '?')) != NULL) {
+		*q = '\0';
+		*query = q + 1;
+	}
+	/* Token names never need escaping: an escaped or odd path is no route. */
+	if (strchr(target, '%') != NULL || dot_segment(target))
+		return 400;
+	*path = target;
+	return 0;
+}
+
+/* --- the listener ------------------------------------------------------------ */
+
+static void
+conn_new(struct sconn_listener *l, int fd)
+{
+	struct sconn *c = xcalloc(1, sizeof(*c));
+	socklen_t slen = sizeof(c->peer);
+
+	c->l = l;
+	c->fd = fd;
+	c->peer_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &slen) == 0;
+	http_parser_init(&c->p, HTTP_REQUEST);
+	c->p.data = c;
+	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
+	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
+	c->tev = evtimer_new(l->base, conn_on_timeout, c);
+	c->keep_alive = true;
+	c->next = l->conns;
+	if (l->conns != NULL)
+		l->conns->prev = c;
+	l->conns = c;
+	l->nconns++;
+	event_add(c->rev, NULL);
+	conn_arm_idle(c);
+}
+
+static void
+listener_on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct sconn_listener *l = arg;
+
+	for (int i = 0; i < ACCEPT_BURST && !l->paused; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Level-triggered: retrying at once would spin. */
+				struct timeval tv = { .tv_usec = 100000 };
+
+				log_warn("server: accept: %s; pausing 100 ms",
+				         strerror(errno));
+				event_del(l->ev);
+				evtimer_add(l->retry, &tv);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			           errno != ECONNABORTED) {
+				log_warn("server: accept: %s", strerror(errno));
+			}
+			return;
+		}
+		conn_new(l, fd);
+		listener_check(l);
+	}
+}
+
+static void
+listener_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct sconn_listener *l = arg;
+
+	if (!l->paused)
+		event_add(l->ev, NULL);
+}
+
+struct sconn_listener *
+sconn_listener_new(struct event_base *base, int fd, const struct sconn_limits *lim,
+                   sconn_request_fn *on_request, sconn_closed_fn *on_closed, void *arg,
+                   struct err *err)
+{
+	struct sconn_listener *l = xcalloc(1, sizeof(*l));
+
+	l->base = base;
+	l->fd = fd;
+	l->lim = *lim;
+	l->on_request = on_request;
+	l->on_closed = on_closed;
+	l->arg = arg;
+	l->settings.on_message_begin = cb_message_begin;
+	l->settings.on_url = cb_url;
+	l->settings.on_header_field = cb_header_field;
+	l->settings.on_header_value = cb_header_value;
+	l->settings.on_body = cb_body;
+	l->settings.on_message_complete = cb_message_complete;
+	l->retry = evtimer_new(base, listener_on_retry, l);
+	l->ev = event_new(base, fd, EV_READ | EV_PERSIST, listener_on_accept, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) == -1) {
+		err_set(err, ERR_INTERNAL, "cannot watch the listening socket");
+		if (l->ev != NULL)
+			event_free(l->ev);
+		event_free(l->retry);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+sconn_listener_free(struct sconn_listener *l)
+{
+	if (l == NULL)
+		return;
+	while (l->conns != NULL)
+		conn_free(l->conns, false);
+	event_free(l->ev);
+	event_free(l->retry);
+	close(l->fd);
+	free(l);
+}
+
+void
+sconn_listener_set_limits(struct sconn_listener *l, const struct sconn_limits *lim)
+{
+	l->lim = *lim;
+	listener_check(l);
+}
