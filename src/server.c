@@ -691,6 +691,12 @@ server_set_config(struct server *srv, const struct config_daemon *cfg)
 }
 
 void
+server_adopt(struct server *srv, int fd)
+{
+	sconn_listener_adopt(srv->listener, fd);
+}
+
+void
 server_set_metrics(struct server *srv, server_metrics_fn *fn, void *arg)
 {
 	srv->metrics_fn = fn;

@@ -1,4 +1,4 @@
-/* server.h - the local API: HTTP/1.1 over a Unix socket (evhttp).
+/* server.h - the local API: HTTP/1.1 over a Unix socket (server_conn.c).
  *
  * The server knows nothing of issuers: it reads the token table and
  * answers. Routes: GET /v1/tokens, GET /v1/tokens/NAME (JSON, or the bare
@@ -32,7 +32,7 @@ typedef int server_refresh_check_fn(struct token *tok, struct err *err, void *ar
  * it is replaced; a live one or a non-socket file is an error. cfg and
  * tokens are borrowed. */
 struct server *server_new(struct event_base *base, const struct config_daemon *cfg,
-			  struct token_table *tokens, int listen_fd, struct err *err);
+                          struct token_table *tokens, int listen_fd, struct err *err);
 /* Closes the listener and every connection; unlinks the socket the server
  * created. NULL does nothing. */
 void server_free(struct server *srv);
@@ -44,6 +44,9 @@ void server_token_removed(struct server *srv, struct token *tok);
 /* After a reload: limits and admin_uids from the new config. The socket
  * itself (path, mode, group) is kept: changing it needs a restart. */
 void server_set_config(struct server *srv, const struct config_daemon *cfg);
+
+/* Serves fd, a connected socket accepted elsewhere (the fuzz harness). */
+void server_adopt(struct server *srv, int fd);
 
 void server_set_metrics(struct server *srv, server_metrics_fn *fn, void *arg);
 void server_set_refresh_check(struct server *srv, server_refresh_check_fn *fn, void *arg);

@@ -735,6 +735,14 @@ sconn_listener_free(struct sconn_listener *l)
 }
 
 void
+sconn_listener_adopt(struct sconn_listener *l, int fd)
+{
+	evutil_make_socket_nonblocking(fd);
+	conn_new(l, fd);
+	listener_check(l);
+}
+
+void
 sconn_listener_set_limits(struct sconn_listener *l, const struct sconn_limits *lim)
 {
 	l->lim = *lim;

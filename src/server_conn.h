@@ -60,6 +60,9 @@ struct sconn_listener *sconn_listener_new(struct event_base *base, int fd,
                                           sconn_request_fn *on_request,
                                           sconn_closed_fn *on_closed, void *arg,
                                           struct err *err);
+/* Serves fd, a connected socket accepted elsewhere (the fuzz harness
+ * feeds one end of a socketpair). Counts toward max_conns. */
+void sconn_listener_adopt(struct sconn_listener *l, int fd);
 /* Closes every connection (on_closed is not called) and the listener. */
 void sconn_listener_free(struct sconn_listener *l);
 void sconn_listener_set_limits(struct sconn_listener *l, const struct sconn_limits *lim);

@@ -22,7 +22,7 @@ fuzzdir="$srcdir/tests/fuzz"
 build=${FUZZ_BUILD_DIR:-/tmp/tokend-fuzz}
 jobs=${FUZZ_JOBS:-2}
 CC=${CC:-clang}
-ALL_TARGETS="config oauth2 ssm creds jwt"
+ALL_TARGETS="config oauth2 ssm creds jwt router"
 
 # Longest input per target: a little over the largest thing each parser
 # accepts (16 KiB tokens, 8 KiB SSM values, a config file of a few tokens).
@@ -55,7 +55,7 @@ done
 
 PKGS="libevent libcurl jansson libcrypto libsystemd inih"
 DEPS_CFLAGS=$(pkg-config --cflags $PKGS) || die "pkg-config: missing libraries"
-DEPS_LIBS="$(pkg-config --libs $PKGS) -lm"
+DEPS_LIBS="$(pkg-config --libs $PKGS) -lhttp_parser -lm"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 # What configure would define (AC_INIT's version).
 version=$(sed -n 's/^AC_INIT(\[tokend\], \[\([^]]*\)\].*/\1/p' "$srcdir/configure.ac")
