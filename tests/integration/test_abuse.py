@@ -187,29 +187,12 @@ ABUSES = {
     "no-version": b"GET /v1/tokens/api\r\n\r\n",
 }
 
-# What the current libevent evhttp server gets wrong; the replacement
-# transport must pass these (strict=False: they may pass already).
-EVHTTP_GAPS = {
-    "bogus-method": "evhttp answers an unknown method with its own HTML 501 "
-                    "before tokend sees the request; want 400/405",
-    "content-length-twice": "evhttp takes the first of two Content-Length headers and "
-                            "runs the request (202 refreshing); want 400 (RFC 9112 6.3)",
-}
-
-
-def abuse_param(name):
-    if name in EVHTTP_GAPS:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=False,
-                                                          reason=EVHTTP_GAPS[name]))
-    return name
-
-
 @pytest.fixture
 def abused(issuer, tokend_factory):
     return start(issuer, tokend_factory)
 
 
-@pytest.mark.parametrize("name", [abuse_param(n) for n in sorted(ABUSES)])
+@pytest.mark.parametrize("name", sorted(ABUSES))
 def test_abuse_gets_4xx_or_close_and_the_daemon_keeps_serving(abused, name):
     tokend, token = abused
     status, data = exchange(tokend, ABUSES[name])
@@ -333,8 +316,6 @@ def nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, saved)
 
 
-@pytest.mark.xfail(strict=False, reason="the evhttp server parses max_connections but never "
-                   "enforces it: the 51st connection is accepted and served")
 def test_max_connections_is_enforced(issuer, tokend_factory):
     limit = 50
     tokend, token = start(issuer, tokend_factory, f"max_connections = {limit}")
