@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "secret.h"
+#include "server_cache.h"
 #include "server_conn.h"
 #include "timeutil.h"
 #include "token.h"
@@ -47,6 +48,7 @@ struct waiter {
 struct server {
 	struct event_base *base;
 	struct sconn_listener *listener;
+	struct server_cache *cache; /* GET /v1/tokens/NAME bodies */
 	const struct config_daemon *cfg;
 	struct token_table *tokens;
 	char *path; /* the socket we created and unlink; NULL if inherited */
@@ -61,6 +63,18 @@ struct server {
 
 /* --- replies -------------------------------------------------------------- */
 
+/* Sends body, which stays the caller's: the transport copies (and later
+ * wipes) what it cannot write at once. */
+static void
+send_borrowed(struct server *srv, struct sconn *c, int status, const char *ctype,
+              const char *extra, const char *body, size_t len)
+{
+	if (status >= 0 && status < STATUS_MAX)
+		srv->status_count[status]++;
+	log_debug("%s -> %d", sconn_target(c), status);
+	sconn_reply(c, status, ctype, extra, body, len);
+}
+
 /* Sends body (heap, owned, may be NULL) and wipes it: a reply may hold a
  * token. The transport keeps its own wiped copy of what it could not
  * write at once. */
@@ -68,10 +82,7 @@ static void
 reply_hdr(struct server *srv, struct sconn *c, int status, const char *ctype,
           const char *extra, char *body, size_t len)
 {
-	if (status >= 0 && status < STATUS_MAX)
-		srv->status_count[status]++;
-	log_debug("%s -> %d", sconn_target(c), status);
-	sconn_reply(c, status, ctype, extra, body, len);
+	send_borrowed(srv, c, status, ctype, extra, body, len);
 	if (body != NULL) {
 		OPENSSL_cleanse(body, len);
 		free(body);
@@ -120,15 +131,17 @@ reply_error(struct server *srv, struct sconn *c, int status, const char *code,
 static void
 reply_token(struct server *srv, struct sconn *c, struct token *tok, bool raw)
 {
+	const char *body;
+	size_t len;
+
 	if (raw) {
 		/* The exact bytes, no newline: what a client pastes into a header. */
-		char *s = xmalloc(tok->value->len);
-
-		memcpy(s, tok->value->data, tok->value->len);
-		reply(srv, c, 200, "text/plain; charset=utf-8", s, tok->value->len);
+		send_borrowed(srv, c, 200, "text/plain; charset=utf-8", NULL,
+		              tok->value->data, tok->value->len);
 		return;
 	}
-	reply_json(srv, c, 200, token_json_detail(tok, timeutil_wall_ms()));
+	body = server_cache_detail(srv->cache, tok, timeutil_wall_ms(), &len);
+	send_borrowed(srv, c, 200, "application/json", NULL, body, len);
 }
 
 /* --- access control --------------------------------------------------------- */
@@ -222,6 +235,8 @@ server_token_changed(struct server *srv, struct token *tok)
 	struct waiter *w = srv->waiters, *next;
 	int64_t now = timeutil_wall_ms();
 
+	server_cache_forget(srv->cache, tok);
+
 	for (; w != NULL; w = next) {
 		struct sconn *c = w->c;
 		bool raw = w->raw;
@@ -239,6 +254,8 @@ void
 server_token_removed(struct server *srv, struct token *tok)
 {
 	struct waiter *w = srv->waiters, *next;
+
+	server_cache_forget(srv->cache, tok);
 
 	for (; w != NULL; w = next) {
 		struct sconn *c = w->c;
@@ -644,6 +661,7 @@ server_new(struct event_base *base, const struct config_daemon *cfg,
 	srv->cfg = cfg;
 	srv->tokens = tokens;
 	srv->self_uid = geteuid();
+	srv->cache = server_cache_new();
 	if (fd < 0) {
 		if ((fd = listen_unix(cfg, err)) == -1)
 			goto fail;
@@ -673,6 +691,7 @@ server_free(struct server *srv)
 	while (srv->waiters != NULL)
 		waiter_free(srv->waiters);
 	sconn_listener_free(srv->listener);
+	server_cache_free(srv->cache);
 	if (srv->path != NULL) {
 		unlink(srv->path);
 		free(srv->path);
@@ -686,6 +705,8 @@ server_set_config(struct server *srv, const struct config_daemon *cfg)
 	struct sconn_limits lim;
 
 	srv->cfg = cfg;
+	/* Tokens were replaced: a freed token's address may come back. */
+	server_cache_forget(srv->cache, NULL);
 	limits_of(cfg, &lim);
 	sconn_listener_set_limits(srv->listener, &lim);
 }
