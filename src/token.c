@@ -230,10 +230,12 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 	/* Backing off past the moment the value stops being served would
 	 * skip the last chances to replace it in time: such a retry comes at
 	 * half the time left instead, and so on, while the retries stay at
-	 * least min_gap apart. After that moment the backoff runs free, so
-	 * the token comes back when the issuer does. */
+	 * least min_gap apart. A retry due within min_gap of that moment
+	 * counts as past it: it would race the expiry timer and could not
+	 * finish in time. After that moment the backoff runs free, so the
+	 * token comes back when the issuer does. */
 	left = servable_until(tok) - now;
-	if (serving && delay > left && left / 2 >= min_gap(tok))
+	if (serving && delay > left - min_gap(tok) && left / 2 >= min_gap(tok))
 		delay = left / 2 > retry_after_ms ? left / 2 : retry_after_ms;
 	if (serving)
 		tlog_warn(tok,
