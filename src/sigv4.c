@@ -15,9 +15,12 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define ALGORITHM    "AWS4-HMAC-SHA256"
-#define SHA256_BLOCK 64
-#define AMZ_TIME_OFF 9 /* "123600" in "20150830T123600Z" */
+#define ALGORITHM     "AWS4-HMAC-SHA256"
+#define SHA256_BLOCK  64
+#define AMZ_TIME_OFF  9 /* "123600" in "20150830T123600Z" */
+#define SIG_PARAM     "X-Amz-Signature="
+#define SIG_PARAM_LEN (sizeof(SIG_PARAM) - 1)
+#define HEX_HASH_LEN  (2 * SIGV4_KEY_LEN) /* a SHA-256 or signature in hex */
 
 static void
 to_hex(const unsigned char *in, size_t len, char *out)
@@ -628,8 +631,9 @@ cache_build(struct sigv4_iam_cache *c, const struct sigv4_creds *creds,
 	/* The template is usable only if its fixed-width fields are where
 	 * they are expected: X-Amz-Signature last, the hash last. */
 	c->valid = c->token_amz != 0 && c->creq_amz != 0 &&
-	           c->token_len > SIGV4_SIGNATURE_LEN + 16 &&
-	           strncmp(token + c->token_len - 64 - 16, "X-Amz-Signature=", 16) == 0;
+	           c->token_len > HEX_HASH_LEN + SIG_PARAM_LEN &&
+	           strncmp(token + c->token_len - HEX_HASH_LEN - SIG_PARAM_LEN, SIG_PARAM,
+	                   SIG_PARAM_LEN) == 0;
 out:
 	sigv4_signed_clear(&out);
 	return token;
@@ -659,10 +663,10 @@ cache_sign(struct sigv4_iam_cache *c, int64_t time_s)
 	memcpy(c->sts + c->sts_amz + AMZ_TIME_OFF, hms, sizeof(hms));
 	memcpy(tok + c->token_amz + AMZ_TIME_OFF, hms, sizeof(hms));
 	digest2(c, creq, c->creq_len, NULL, 0, h);
-	to_hex(h, sizeof(h), c->sts + c->sts_len - 64);
+	to_hex(h, sizeof(h), c->sts + c->sts_len - HEX_HASH_LEN);
 	digest2(c, pads, SHA256_BLOCK, c->sts, c->sts_len, h);
 	digest2(c, pads + SHA256_BLOCK, SHA256_BLOCK, h, sizeof(h), h);
-	to_hex(h, sizeof(h), tok + c->token_len - 64);
+	to_hex(h, sizeof(h), tok + c->token_len - HEX_HASH_LEN);
 	OPENSSL_cleanse(h, sizeof(h));
 	token = xmalloc(c->token_len + 1);
 	memcpy(token, tok, c->token_len + 1);

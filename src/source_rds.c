@@ -16,8 +16,8 @@ struct iam_source {
 	const struct token_def *def;
 	struct aws_creds *creds;
 	const char *name;
-	source_rds_sign_fn *sign; /* when no cache could be made */
-	struct sigv4_iam_cache *cache;
+	struct sigv4_iam_cache *cache; /* NULL: the target was rejected */
+	struct err rejected;           /* why, reported at each fetch */
 	char *region;
 	struct aws_creds_call *call;
 	token_fetch_done_fn *done;
@@ -40,10 +40,12 @@ sign_with(struct iam_source *s, struct aws_credentials *cr, struct token_result 
 	int64_t time_s = signed_ms / 1000, exp;
 	char *tok;
 
+	if (s->cache == NULL) {
+		res->err = s->rejected;
+		return;
+	}
 	aws_credentials_sigv4(cr, &sc);
-	tok = s->cache
-	              ? sigv4_iam_cache_token(s->cache, &sc, s->region, time_s, &res->err)
-	              : s->sign(s->def, s->region, &sc, time_s, &res->err);
+	tok = sigv4_iam_cache_token(s->cache, &sc, s->region, time_s, &res->err);
 	if (tok == NULL)
 		return;
 	res->value = secret_new_str(tok);
@@ -125,63 +127,46 @@ static const struct token_source_ops elasticache_ops = {
 	.free = iam_free,
 };
 
-/* The signing cache for def's target (key derived once a day, the last
- * token kept as a template). NULL for a kind without one or a target the
- * signer rejects: s->sign then reports the error at each fetch. */
-static struct sigv4_iam_cache *
-cache_new(const struct token_def *def, const char *name)
-{
-	struct err ignored = { 0 };
-
-	if (strcmp(name, "rds") == 0)
-		return sigv4_rds_cache_new(def->host, def->port, def->user, &ignored);
-	if (strcmp(name, "elasticache") == 0)
-		return sigv4_elasticache_cache_new(def->cache, def->user, def->serverless,
-		                                   &ignored);
-	return NULL;
-}
-
 int
 source_rds_new_signer(const struct token_def *def, struct aws_creds *creds,
-                      const char *name, source_rds_sign_fn *sign,
-                      struct token_source *out, struct err *err)
+                      const char *name, struct sigv4_iam_cache *cache,
+                      const struct err *why, struct token_source *out, struct err *err)
 {
 	struct iam_source *s;
-	const char *region;
+	const char *region = creds ? aws_creds_region(creds, def->region) : NULL;
 
-	if (creds == NULL)
-		return err_set(err, ERR_INTERNAL, "%s: no AWS credentials object", name);
-	region = aws_creds_region(creds, def->region);
-	if (region == NULL)
+	if (creds == NULL || region == NULL) {
+		sigv4_iam_cache_free(cache);
+		if (creds == NULL)
+			return err_set(err, ERR_INTERNAL, "%s: no AWS credentials object",
+			               name);
 		return err_set(err, ERR_CONFIG,
 		               "%s: no AWS region: set region in the token or [aws], or "
 		               "AWS_REGION",
 		               name);
+	}
 	s = xcalloc(1, sizeof(*s));
 	s->def = def;
 	s->creds = creds;
 	s->name = name;
-	s->sign = sign;
+	s->cache = cache;
+	if (cache == NULL)
+		s->rejected = *why;
 	s->region = xstrdup(region);
-	s->cache = cache_new(def, name);
 	out->ops = strcmp(name, "elasticache") == 0 ? &elasticache_ops : &rds_ops;
 	out->impl = s;
 	return 0;
-}
-
-static char *
-sign_rds(const struct token_def *def, const char *region, const struct sigv4_creds *creds,
-         int64_t time_s, struct err *err)
-{
-	return sigv4_rds_token(creds, region, def->host, def->port, def->user, time_s,
-	                       err);
 }
 
 int
 source_rds_new(const struct token_def *def, struct aws_creds *creds,
                struct token_source *out, struct err *err)
 {
+	struct err why = { 0 };
+	struct sigv4_iam_cache *cache;
+
 	if (def->host == NULL || def->user == NULL || def->port <= 0)
 		return err_set(err, ERR_CONFIG, "rds: host, port and user are required");
-	return source_rds_new_signer(def, creds, "rds", sign_rds, out, err);
+	cache = sigv4_rds_cache_new(def->host, def->port, def->user, &why);
+	return source_rds_new_signer(def, creds, "rds", cache, &why, out, err);
 }

@@ -14,13 +14,7 @@
 #include "token.h"
 
 struct aws_creds;
-struct sigv4_creds;
-
-/* Signs one token for def in region at time_s; a heap string freed with
- * secret_free_str, or NULL with err. */
-typedef char *source_rds_sign_fn(const struct token_def *def, const char *region,
-                                 const struct sigv4_creds *creds, int64_t time_s,
-                                 struct err *err);
+struct sigv4_iam_cache;
 
 /* Fills *out with an rds source for def (borrowed, as is creds; both
  * must outlive the source). -1 with err when no region can be found or a
@@ -28,10 +22,13 @@ typedef char *source_rds_sign_fn(const struct token_def *def, const char *region
 int source_rds_new(const struct token_def *def, struct aws_creds *creds,
                    struct token_source *out, struct err *err);
 
-/* The same machinery with another signer (elasticache). */
+/* The same machinery for another target (elasticache): tokens come from
+ * cache, which the source takes and frees. A NULL cache means the signer
+ * rejected the target; every fetch then fails with why. */
 int source_rds_new_signer(const struct token_def *def, struct aws_creds *creds,
-                          const char *name, source_rds_sign_fn *sign,
-                          struct token_source *out, struct err *err);
+                          const char *name, struct sigv4_iam_cache *cache,
+                          const struct err *why, struct token_source *out,
+                          struct err *err);
 
 /* The credentials' validity a token source asks for before signing: the
  * token must stay servable for a while (def->min_remaining, at least 5 s). */
