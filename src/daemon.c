@@ -364,7 +364,8 @@ new_base(struct err *err)
 		err_set(err, ERR_INTERNAL, "event_config_new failed");
 		return NULL;
 	}
-	/* Coalesces epoll_ctl calls: about half of evhttp's per request. */
+	/* Coalesces the event changes made within one loop iteration into one
+	 * epoll_ctl each (libcurl adds and removes its sockets often). */
 	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(ec);
 	event_config_free(ec);

@@ -427,9 +427,9 @@ conn_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	n = read(fd, l->buf, room < sizeof(l->buf) ? room : sizeof(l->buf));
+	/* At EOF the client is gone: a pending answer has nobody to read it. */
 	if (n == 0)
-		goto close; /* the client is gone; a pending answer has nobody to read it
-		             */
+		goto close;
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
@@ -556,10 +556,15 @@ sconn_reply(struct sconn *c, int status, const char *ctype, const char *extra_he
 	              !c->keep_alive         ? "Connection: close\r\n"
 	              : c->p.http_minor == 0 ? "Connection: keep-alive\r\n"
 	                                     : "");
-	if (hl < 0 || (size_t)hl >= sizeof(head))
+	/* A head that does not fit (oversized extra headers) becomes a bodiless
+	 * 500 that ends the connection, as it says. */
+	if (hl < 0 || (size_t)hl >= sizeof(head)) {
 		hl = snprintf(head, sizeof(head),
 		              "HTTP/1.1 500 Server Error\r\n"
 		              "Content-Length: 0\r\nConnection: close\r\n\r\n");
+		c->keep_alive = false;
+		len = 0;
+	}
 	if (status == 204 || c->p.method == HTTP_HEAD)
 		len = 0;
 	iov[0] = (struct iovec){ head, (size_t)hl };
