@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_texts.h"
 #include "secret.h"
 
 /* Per-test state, set up and torn down by the checked fixture. */
@@ -120,31 +121,6 @@ field(const struct config *c, const char *name, char *b, size_t n)
 		snprintf(b, n, "%" PRId64, v);
 	return b;
 }
-
-#define OAUTH                                                                            \
-	"[token \"t\"]\n"                                                                \
-	"type = oauth2\n"                                                                \
-	"token_url = https://issuer.example/oauth/token\n"                               \
-	"client_id = id\n"                                                               \
-	"client_secret = s3cret\n"
-#define AUTH0                                                                            \
-	"[token \"t\"]\n"                                                                \
-	"type = auth0\n"                                                                 \
-	"domain = Example.US.auth0.com\n"                                                \
-	"client_id = id\n"                                                               \
-	"client_secret = s3cret\n"
-#define RDS                                                                              \
-	"[token \"t\"]\n"                                                                \
-	"type = rds\n"                                                                   \
-	"host = db.example\n"                                                            \
-	"user = iam_app\n"
-#define EC                                                                               \
-	"[token \"t\"]\n"                                                                \
-	"type = elasticache\n"                                                           \
-	"cache = Sessions-Valkey\n"                                                      \
-	"user = app\n"
-#define D "[daemon]\n"
-#define A "[aws]\n"
 
 static const struct {
 	const char *text;
@@ -335,7 +311,6 @@ START_TEST(test_valid)
 }
 END_TEST
 
-#define LONG65          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define TOK_OAUTH_NO(k) "[token \"t\"]\ntype = oauth2\n" k
 
 static const struct {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "config_texts.h"
 
 /* Per-test state, set up and torn down by the checked fixture. */
 static struct config *cfg;
@@ -32,32 +33,6 @@ load(const char *text)
 	return config_load_string(text, "t.conf", &cfg, &err);
 }
 
-#define OAUTH                                                                            \
-	"[token \"t\"]\n"                                                                \
-	"type = oauth2\n"                                                                \
-	"token_url = https://issuer.example/oauth/token\n"                               \
-	"client_id = id\n"                                                               \
-	"client_secret = s3cret\n"
-#define AUTH0                                                                            \
-	"[token \"t\"]\n"                                                                \
-	"type = auth0\n"                                                                 \
-	"domain = Example.US.auth0.com\n"                                                \
-	"client_id = id\n"                                                               \
-	"client_secret = s3cret\n"
-#define RDS                                                                              \
-	"[token \"t\"]\n"                                                                \
-	"type = rds\n"                                                                   \
-	"host = db.example\n"                                                            \
-	"user = iam_app\n"
-#define EC                                                                               \
-	"[token \"t\"]\n"                                                                \
-	"type = elasticache\n"                                                           \
-	"cache = Sessions-Valkey\n"                                                      \
-	"user = app\n"
-#define D "[daemon]\n"
-#define A "[aws]\n"
-
-#define LONG65 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define LONG108                                                                          \
 	"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"     \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" /* 108 bytes: one too many */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_texts.h"
 #include "config_keys.h"
 #include "secret.h"
 
@@ -55,13 +56,6 @@ load(const char *text)
 {
 	return config_load_string(text, "t.conf", &cfg, &err);
 }
-
-#define OAUTH                                                                            \
-	"[token \"t\"]\n"                                                                \
-	"type = oauth2\n"                                                                \
-	"token_url = https://issuer.example/oauth/token\n"                               \
-	"client_id = id\n"                                                               \
-	"client_secret = s3cret\n"
 
 static char *
 secret_config(const char *ref)
