@@ -277,27 +277,83 @@ write_mints(struct evbuffer *out, struct daemon *d, int64_t now)
 	}
 }
 
+/* The SSM client's families, every series present from the start. */
+static void
+write_ssm_calls(struct evbuffer *out, const struct ssm_stats *s)
+{
+	static const char *const calls = "tokend_ssm_calls_total",
+	                         *reqs = "tokend_ssm_requests_total",
+	                         *thr = "tokend_ssm_throttles_total";
+
+	family(out, calls, "counter",
+	       "SSM Parameter Store calls ended, by operation and outcome (throttled: "
+	       "still throttled at the call's deadline).");
+	for (int op = 0; op < SSM_OP_COUNT; op++) {
+		for (int o = 0; o < SSM_OUTCOME_COUNT; o++) {
+			const char *l[] = { "op", ssm_op_name(op), "outcome",
+				            ssm_outcome_name(o), NULL };
+
+			sample_u64(out, calls, l, s->calls[op][o]);
+		}
+	}
+	family(out, reqs, "counter",
+	       "HTTP requests sent to SSM Parameter Store, retries included.");
+	for (int op = 0; op < SSM_OP_COUNT; op++) {
+		const char *l[] = { "op", ssm_op_name(op), NULL };
+
+		sample_u64(out, reqs, l, s->requests[op]);
+	}
+	family(out, thr, "counter", "Throttling answers from SSM (each one retried).");
+	for (int op = 0; op < SSM_OP_COUNT; op++) {
+		const char *l[] = { "op", ssm_op_name(op), NULL };
+
+		sample_u64(out, thr, l, s->throttles[op]);
+	}
+}
+
+static void
+write_ssm(struct evbuffer *out, struct daemon *d)
+{
+	static const char *const none[] = { NULL };
+	static const char *const waits = "tokend_ssm_budget_waits_total",
+	                         *rate = "tokend_ssm_budget_rate";
+	const struct ssm_stats *s;
+
+	if (d->ssm == NULL)
+		return;
+	s = ssm_client_stats(d->ssm);
+	write_ssm_calls(out, s);
+	family(out, "tokend_ssm_retries_total", "counter", "SSM requests sent again.");
+	sample_u64(out, "tokend_ssm_retries_total", none, s->retries);
+	family(out, "tokend_ssm_throttle_episodes_total", "counter",
+	       "Times SSM started throttling this process (one warning each).");
+	sample_u64(out, "tokend_ssm_throttle_episodes_total", none, s->throttle_episodes);
+	family(out, waits, "counter",
+	       "SSM requests that waited for the adaptive budget, by quota family.");
+	for (int f = 0; f < SSM_FAMILY_COUNT; f++) {
+		const char *l[] = { "family", ssm_family_name(f), NULL };
+
+		sample_u64(out, waits, l, s->budget_waits[f]);
+	}
+	family(out, rate, "gauge",
+	       "SSM requests per second the adaptive budget allows, by quota family "
+	       "(0: no limit, SSM has not throttled lately).");
+	for (int f = 0; f < SSM_FAMILY_COUNT; f++) {
+		const char *l[] = { "family", ssm_family_name(f), NULL };
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), "%.3f", ssm_client_budget_rate(d->ssm, f));
+		sample(out, rate, l, buf);
+	}
+}
+
 static void
 write_aws(struct evbuffer *out, struct daemon *d)
 {
 	static const char *const none[] = { NULL };
 	int64_t expiration;
 
-	if (d->ssm != NULL) {
-		const struct ssm_stats *s = ssm_client_stats(d->ssm);
-		const char *ok[] = { "result", "ok", NULL },
-		           *failed[] = { "result", "failed", NULL };
-		const char *thr[] = { "result", "throttled", NULL };
-		const char *retries[] = { "result", "retries", NULL };
-
-		family(out, "tokend_ssm_requests_total", "counter",
-		       "SSM Parameter Store calls (ok, failed) and answers (throttled, "
-		       "retries).");
-		sample_u64(out, "tokend_ssm_requests_total", ok, s->ok);
-		sample_u64(out, "tokend_ssm_requests_total", failed, s->failed);
-		sample_u64(out, "tokend_ssm_requests_total", thr, s->throttled);
-		sample_u64(out, "tokend_ssm_requests_total", retries, s->retries);
-	}
+	write_ssm(out, d);
 	if (d->creds == NULL)
 		return;
 	family(out, "tokend_clock_skew_seconds", "gauge",

@@ -3,6 +3,7 @@
 #include "ssm.h"
 
 #include <event2/event.h>
+#include <inttypes.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "secret.h"
 #include "sigv4.h"
+#include "ssm_sched.h"
 #include "ssm_wire.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -27,16 +29,6 @@
 #define TRANSPORT_ATTEMPTS 2
 #define SKEW_MAX_RTT_MS    5000 /* a slower answer says little about the clock */
 #define CONTENT_TYPE       "application/x-amz-json-1.1"
-
-enum ssm_op {
-	SSM_OP_GET,
-	SSM_OP_PUT,
-	SSM_OP_DELETE,
-};
-
-static const char *const op_names[] = { "GetParameter", "PutParameter",
-	                                "DeleteParameter" };
-
 struct ssm_client {
 	struct event_base *base;
 	struct http_client *http;
@@ -49,11 +41,13 @@ struct ssm_client {
 	int64_t base_ms, cap_ms, timeout_ms;
 	struct ssm_stats stats;
 	struct ssm_call *calls; /* under way, for ssm_client_free */
+	struct ssm_sched *sched;
 };
 
 struct ssm_call {
 	struct ssm_client *client;
 	struct ssm_call *prev, *next;
+	struct ssm_sched_wait wait; /* for a send token */
 	enum ssm_op op;
 	char *name;
 	char *body; /* holds the value of a put: wiped */
@@ -64,7 +58,8 @@ struct ssm_call {
 	struct http_call *http;
 	int64_t min_valid_ms; /* > 0: ask for fresher credentials than cached */
 	int64_t timeout_ms;   /* of each request */
-	int64_t deadline_ms;  /* > 0: retry throttling until then (mono) */
+	int64_t started_ms;   /* mono */
+	int64_t deadline_ms;  /* > 0: set by the caller (mono) */
 	enum ssm_priority prio;
 	bool skew_retried, creds_retried, in_callback;
 	struct ssm_result res;
@@ -139,6 +134,7 @@ ssm_client_new(struct event_base *base, struct http_client *http, struct aws_cre
 	c->base_ms = DEFAULT_BASE_MS;
 	c->cap_ms = DEFAULT_CAP_MS;
 	c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	c->sched = ssm_sched_new(base, &c->stats);
 	endpoint = ssm_endpoint_for(region);
 	if (split_endpoint(c, endpoint, err) == -1) {
 		ssm_client_free(c);
@@ -158,6 +154,7 @@ ssm_client_free(struct ssm_client *c)
 		return;
 	while (c->calls != NULL)
 		ssm_call_cancel(c->calls);
+	ssm_sched_free(c->sched);
 	free(c->region);
 	free(c->url);
 	free(c->host);
@@ -174,18 +171,6 @@ ssm_client_set_retry(struct ssm_client *c, unsigned max_attempts, int64_t base_m
 	c->cap_ms = cap_ms;
 }
 
-void
-ssm_client_set_timeout(struct ssm_client *c, int64_t timeout_ms)
-{
-	c->timeout_ms = timeout_ms;
-}
-
-const char *
-ssm_client_endpoint(const struct ssm_client *c)
-{
-	return c->url;
-}
-
 struct event_base *
 ssm_client_base(const struct ssm_client *c)
 {
@@ -198,6 +183,12 @@ ssm_client_stats(const struct ssm_client *c)
 	return &c->stats;
 }
 
+double
+ssm_client_budget_rate(const struct ssm_client *c, enum ssm_family f)
+{
+	return ssm_sched_rate(c->sched, f);
+}
+
 int64_t
 ssm_client_now_ms(struct ssm_client *c)
 {
@@ -205,6 +196,7 @@ ssm_client_now_ms(struct ssm_client *c)
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void get_creds_go(void *arg);
 
 static struct ssm_call *
 call_new(struct ssm_client *c, enum ssm_op op, const char *name, char *body,
@@ -221,9 +213,13 @@ call_new(struct ssm_client *c, enum ssm_op op, const char *name, char *body,
 	call->arg = arg;
 	call->timeout_ms = c->timeout_ms;
 	call->prio = SSM_PRIO_NORMAL;
+	call->started_ms = timeutil_mono_ms();
 	call->timer = evtimer_new(c->base, on_timer, call);
 	if (call->timer == NULL)
 		abort(); /* out of memory, as xmalloc */
+	call->wait.family = ssm_sched_family(op);
+	call->wait.go = get_creds_go;
+	call->wait.arg = call;
 	call->next = c->calls;
 	if (c->calls != NULL)
 		c->calls->prev = call;
@@ -238,6 +234,7 @@ call_free(struct ssm_call *call)
 {
 	struct ssm_client *c = call->client;
 
+	ssm_sched_leave(c->sched, &call->wait);
 	if (call->prev != NULL)
 		call->prev->next = call->next;
 	else
@@ -266,10 +263,9 @@ finish(struct ssm_call *call)
 {
 	struct ssm_client *c = call->client;
 
-	if (call->res.err.code == ERR_OK) {
-		c->stats.ok++;
-	} else {
-		c->stats.failed++;
+	call->res.outcome = ssm_wire_outcome(&call->res.err);
+	c->stats.calls[call->op][call->res.outcome]++;
+	if (call->res.err.code != ERR_OK) {
 		/* The parameter's value never travels in an error. */
 		ssm_wire_parameter_clear(&call->res.param);
 	}
@@ -300,10 +296,68 @@ get_creds(struct ssm_call *call)
 	call->min_valid_ms = 0;
 }
 
+static int64_t
+deadline(const struct ssm_call *call)
+{
+	return call->deadline_ms > 0 ? call->deadline_ms
+	                             : call->started_ms + SSM_DEFAULT_DEADLINE_MS;
+}
+
+/* A send is due: at once if the budget has a token and nobody waits, else
+ * in the family's queue by priority, with the call's timer set to its
+ * deadline. */
+static void
+send_when_budget(struct ssm_call *call)
+{
+	int64_t left = deadline(call) - timeutil_mono_ms();
+	struct timeval tv;
+
+	call->wait.prio = call->prio;
+	if (ssm_sched_enter(call->client->sched, &call->wait)) {
+		get_creds(call);
+		return;
+	}
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+	evtimer_add(call->timer, &tv);
+}
+
+/* The budget's token came (from the schedule's timer). */
+static void
+get_creds_go(void *arg)
+{
+	struct ssm_call *call = arg;
+
+	evtimer_del(call->timer); /* its deadline while it waited */
+	get_creds(call);
+}
+
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
-	get_creds(arg);
+	struct ssm_call *call = arg;
+	struct err e;
+
+	if (!call->wait.queued) {
+		send_when_budget(call);
+		return;
+	}
+	/* Its deadline came while it waited for a token: busy. The last
+	 * answer, if any, says why the budget is short. */
+	ssm_sched_leave(call->client->sched, &call->wait);
+	if (call->res.err.code == ERR_OK)
+		err_set(&e, ERR_THROTTLED,
+		        "ssm %s %s: no send slot in the SSM budget (%.1f/s) before the "
+		        "deadline",
+		        ssm_op_name(call->op), call->name,
+		        ssm_sched_rate(call->client->sched, call->wait.family));
+	else
+		err_set(&e, call->res.err.code,
+		        "%s; the deadline came in the SSM budget's queue",
+		        call->res.err.msg);
+	fail(call, &e);
 }
 
 static void
@@ -364,7 +418,7 @@ send_signed(struct ssm_call *call, struct aws_credentials *cr, struct err *err)
 		.time_s = aws_creds_now_ms(c->creds) / 1000,
 	};
 
-	snprintf(target, sizeof(target), "AmazonSSM.%s", op_names[call->op]);
+	snprintf(target, sizeof(target), "AmazonSSM.%s", ssm_op_name(call->op));
 	aws_credentials_sigv4(cr, &sc);
 	if (sigv4_sign_headers(&signer, &req, &sig, err) == -1)
 		goto out;
@@ -385,7 +439,7 @@ send_signed(struct ssm_call *call, struct aws_credentials *cr, struct err *err)
 	call->http = http_client_start(c->http, &hreq, on_response, call, err);
 	if (call->http == NULL)
 		goto out;
-	c->stats.requests++;
+	c->stats.requests[call->op]++;
 	call->res.attempts++;
 	rc = 0;
 out:
@@ -404,13 +458,13 @@ on_creds(struct aws_credentials *cr, const struct err *err, void *arg)
 	call->creds_call = NULL;
 	if (cr == NULL) {
 		e = *err;
-		err_prefix(&e, "ssm %s %s: AWS credentials", op_names[call->op],
+		err_prefix(&e, "ssm %s %s: AWS credentials", ssm_op_name(call->op),
 		           call->name);
 		fail(call, &e);
 		return;
 	}
 	if (send_signed(call, cr, &e) == -1) {
-		err_prefix(&e, "ssm %s %s", op_names[call->op], call->name);
+		err_prefix(&e, "ssm %s %s", ssm_op_name(call->op), call->name);
 		fail(call, &e);
 	}
 }
@@ -453,24 +507,23 @@ retry(struct ssm_call *call, enum ssm_retry how, bool skew_moved)
 
 	switch (how) {
 	case SSM_RETRY_TRANSPORT:
-		if (call->res.attempts >= TRANSPORT_ATTEMPTS)
-			return false;
-		/* fall through */
-	case SSM_RETRY_BACKOFF:
-		if (call->deadline_ms > 0 && call->res.err.code == ERR_THROTTLED) {
-			int64_t delay = backoff_ms(c, call->res.attempts);
+	case SSM_RETRY_BACKOFF: {
+		/* Busy answers wait and retry until the deadline (throttling:
+		 * only then; 5xx: also at most max_attempts requests). */
+		int64_t delay = backoff_ms(c, call->res.attempts);
+		bool busy =
+		        call->res.err.code == ERR_THROTTLED || how == SSM_RETRY_BACKOFF;
 
-			if (timeutil_mono_ms() + delay >= call->deadline_ms)
-				return false;
-			c->stats.retries++;
-			retry_after(call, delay);
-			return true;
-		}
-		if (call->res.attempts >= c->max_attempts)
+		if (busy && timeutil_mono_ms() + delay >= deadline(call))
+			return false;
+		if (call->res.err.code != ERR_THROTTLED &&
+		    call->res.attempts >= (how == SSM_RETRY_TRANSPORT ? TRANSPORT_ATTEMPTS
+		                                                      : c->max_attempts))
 			return false;
 		c->stats.retries++;
-		retry_after(call, backoff_ms(c, call->res.attempts));
+		retry_after(call, delay);
 		return true;
+	}
 	case SSM_RETRY_SKEW:
 		if (call->skew_retried || !skew_moved)
 			return false;
@@ -500,7 +553,6 @@ static void
 on_response(const struct http_response *resp, void *arg)
 {
 	struct ssm_call *call = arg;
-	struct ssm_client *c = call->client;
 	enum ssm_retry how;
 	bool skew_moved = false;
 
@@ -509,21 +561,25 @@ on_response(const struct http_response *resp, void *arg)
 	call->res.code[0] = '\0';
 	if (resp->err.code != ERR_OK) {
 		call->res.err = resp->err;
-		err_prefix(&call->res.err, "ssm %s %s", op_names[call->op], call->name);
+		err_prefix(&call->res.err, "ssm %s %s", ssm_op_name(call->op),
+		           call->name);
 		how = SSM_RETRY_TRANSPORT;
 	} else {
 		skew_moved = observe_date(call, resp);
 		if (resp->status == 200) {
+			ssm_sched_answer(call->client->sched, call->op, false, call->name,
+			                 "");
 			err_clear(&call->res.err);
 			parse_success(call, resp);
 			return;
 		}
 		how = ssm_wire_classify(
 		        resp->status, http_response_header(resp, "X-Amzn-ErrorType"),
-		        resp->body, op_names[call->op], call->name, call->res.code,
+		        resp->body, ssm_op_name(call->op), call->name, call->res.code,
 		        sizeof(call->res.code), &call->res.err);
-		if (call->res.err.code == ERR_THROTTLED)
-			c->stats.throttled++;
+		ssm_sched_answer(call->client->sched, call->op,
+		                 call->res.err.code == ERR_THROTTLED, call->name,
+		                 call->res.code);
 	}
 	if (retry(call, how, skew_moved)) {
 		log_debug("ssm: %s; retrying (attempt %u)", call->res.err.msg,

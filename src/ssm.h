@@ -2,12 +2,20 @@
  * (awsJson1_1, shared wire-formats §4): GetParameter, PutParameter,
  * DeleteParameter, signed with SigV4 at the skew-corrected time.
  *
- * Throttling (ThrottlingException, TooManyUpdates, HTTP 429), 5xx answers
- * and network failures are retried with exponential backoff and full
- * jitter, a bounded number of times. A clock-skew rejection is retried
- * once when the response's Date moved the skew (§7.3); an expired session
- * token once with fresh credentials. Parameter values are secrets: every
- * copy this module makes is wiped before it is freed.
+ * Throttling is backpressure: a throttled answer (ThrottlingException,
+ * TooManyUpdates, HTTP 429) and a 5xx are retried with exponential backoff
+ * and full jitter until the call's deadline (ssm_call_set_deadline, else
+ * SSM_DEFAULT_DEADLINE_MS after the call started). Every request, retries
+ * included, first takes a token from the process's adaptive budget for
+ * its quota (ssm_budget.h): reads and writes apart, off until SSM first
+ * throttles, then shrinking on throttles and growing back. A request
+ * waiting for a token waits on a timer, never blocking the loop; when
+ * tokens are short, HOLDER calls go first and LOW ones last.
+ *
+ * A request that got no answer is sent once more. A clock-skew rejection
+ * is retried once when the response's Date moved the skew (§7.3); an
+ * expired session token once with fresh credentials. Parameter values are
+ * secrets: every copy this module makes is wiped before it is freed.
  */
 #ifndef TOKEND_SSM_H
 #define TOKEND_SSM_H
@@ -45,9 +53,20 @@ struct ssm_parameter {
 	int64_t last_modified_ms;
 };
 
+/* How a call ended, for callers and metrics. */
+enum ssm_outcome {
+	SSM_OUTCOME_OK,
+	SSM_OUTCOME_NOT_FOUND, /* ParameterNotFound (an answer, not a fault) */
+	SSM_OUTCOME_EXISTS,    /* ParameterAlreadyExists */
+	SSM_OUTCOME_THROTTLED, /* still throttled at the deadline: busy */
+	SSM_OUTCOME_ERROR,     /* anything else: see ssm_result_busy */
+	SSM_OUTCOME_COUNT
+};
+
 /* What a call produced; borrowed during the callback only. */
 struct ssm_result {
-	struct err err;             /* ERR_OK on success */
+	struct err err; /* ERR_OK on success */
+	enum ssm_outcome outcome;
 	char code[64];              /* the sanitised AWS error code, or "" */
 	long status;                /* the last HTTP status, 0 if none came */
 	unsigned attempts;          /* requests sent */
@@ -58,13 +77,34 @@ struct ssm_result {
 /* Called exactly once per call, from the loop, unless it was cancelled. */
 typedef void ssm_done_fn(const struct ssm_result *res, void *arg);
 
+/* Busy or unusable? True when the call failed because SSM (or the way
+ * to it) is busy: throttled up to the deadline, 5xx answers, timeouts.
+ * Waiting and calling again is the answer to busy; it is never a reason
+ * to call the issuer. False on success, on answers (ParameterNotFound,
+ * ParameterAlreadyExists), and when SSM is unusable: no route, connection
+ * refused, DNS, TLS failures, AccessDenied, an unknown client or a
+ * rejected signature, KMS errors (InvalidKeyId, KMS access denied or key
+ * disabled), malformed answers, no AWS credentials. */
+bool ssm_result_busy(const struct ssm_result *res);
+
+/* The operations, for stats and metrics labels (ssm_op_name). */
+enum ssm_op { SSM_OP_GET, SSM_OP_PUT, SSM_OP_DELETE, SSM_OP_COUNT };
+const char *ssm_op_name(enum ssm_op op);          /* "GetParameter", ... */
+const char *ssm_outcome_name(enum ssm_outcome o); /* "ok", "not_found", ... */
+
+/* SSM's quotas: Get* calls share one, PutParameter and DeleteParameter
+ * another. One adaptive budget each. */
+enum ssm_family { SSM_FAMILY_READ, SSM_FAMILY_WRITE, SSM_FAMILY_COUNT };
+const char *ssm_family_name(enum ssm_family f); /* "read", "write" */
+
 /* Counters for metrics; read-only outside ssm.c. */
 struct ssm_stats {
-	uint64_t requests;  /* HTTP requests sent, retries included */
-	uint64_t ok;        /* calls that succeeded */
-	uint64_t failed;    /* calls that failed for good */
-	uint64_t throttled; /* throttling answers seen */
-	uint64_t retries;
+	uint64_t requests[SSM_OP_COUNT]; /* HTTP requests sent, retries included */
+	uint64_t calls[SSM_OP_COUNT][SSM_OUTCOME_COUNT]; /* calls ended */
+	uint64_t throttles[SSM_OP_COUNT];                /* throttling answers seen */
+	uint64_t retries;                                /* requests sent again */
+	uint64_t budget_waits[SSM_FAMILY_COUNT]; /* sends that waited for a token */
+	uint64_t throttle_episodes;
 };
 
 /* All three objects are borrowed and must outlive the client. region is
@@ -78,17 +118,19 @@ struct ssm_client *ssm_client_new(struct event_base *base, struct http_client *h
  * nothing. */
 void ssm_client_free(struct ssm_client *client);
 
-/* Retry policy: at most max_attempts requests per call (2 when no answer
- * came: refused, reset, timed out), backoff uniform in
- * [0, min(cap, base * 2^n)]. Defaults: 6, 200 ms, 20 s. Also the default
- * HTTP timeout of one request (10 s); ssm_call_set_timeout overrides it. */
+/* Retry policy: backoff uniform in [0, min(cap, base * 2^n)]; at most
+ * max_attempts requests for an answer that is neither throttling nor 5xx
+ * (2 when no answer came: refused, reset, timed out). Defaults: 6, 200 ms,
+ * 20 s. The HTTP timeout of one request is 10 s unless
+ * ssm_call_set_timeout says otherwise. */
 void ssm_client_set_retry(struct ssm_client *client, unsigned max_attempts,
                           int64_t base_ms, int64_t cap_ms);
-void ssm_client_set_timeout(struct ssm_client *client, int64_t timeout_ms);
 
-const char *ssm_client_endpoint(const struct ssm_client *client);
 struct event_base *ssm_client_base(const struct ssm_client *client);
 const struct ssm_stats *ssm_client_stats(const struct ssm_client *client);
+/* The sends per second the family's budget allows now; 0 while it is off
+ * (SSM has not throttled us lately: no limit). */
+double ssm_client_budget_rate(const struct ssm_client *client, enum ssm_family f);
 /* The AWS clock (wall clock corrected by the learned skew), for times
  * that other hosts compare (lock expiry). */
 int64_t ssm_client_now_ms(struct ssm_client *client);
@@ -115,9 +157,11 @@ enum ssm_priority {
 	SSM_PRIO_HOLDER,
 };
 void ssm_call_set_priority(struct ssm_call *call, enum ssm_priority prio);
-/* Keep retrying throttled answers (backpressure) until mono_deadline_ms
- * (timeutil_mono_ms clock) instead of giving up after max_attempts; the
- * call then ends with ERR_THROTTLED. 0 keeps the attempt bound. */
+/* Keep retrying throttled and 5xx answers (backpressure), and waiting for
+ * the budget, until mono_deadline_ms (timeutil_mono_ms clock); the call
+ * then ends busy (ERR_THROTTLED, or the last 5xx). 0 restores the default,
+ * SSM_DEFAULT_DEADLINE_MS after the call started. */
+#define SSM_DEFAULT_DEADLINE_MS 4000
 void ssm_call_set_deadline(struct ssm_call *call, int64_t mono_deadline_ms);
 /* Its callback will not run. NULL does nothing, as does a call from
  * inside the call's own callback. */

@@ -144,6 +144,80 @@ ssm_wire_delete_body(const char *name)
 	return ssm_wire_buf_take(&b);
 }
 
+#define MSG_MAX 161 /* an AWS message in our error text: 160 characters */
+
+static const char *const op_names[SSM_OP_COUNT] = {
+	[SSM_OP_GET] = "GetParameter",
+	[SSM_OP_PUT] = "PutParameter",
+	[SSM_OP_DELETE] = "DeleteParameter",
+};
+
+static const char *const outcome_names[SSM_OUTCOME_COUNT] = {
+	[SSM_OUTCOME_OK] = "ok",         [SSM_OUTCOME_NOT_FOUND] = "not_found",
+	[SSM_OUTCOME_EXISTS] = "exists", [SSM_OUTCOME_THROTTLED] = "throttled",
+	[SSM_OUTCOME_ERROR] = "error",
+};
+
+const char *
+ssm_op_name(enum ssm_op op)
+{
+	return op < SSM_OP_COUNT && op_names[op] != NULL ? op_names[op] : "?";
+}
+
+const char *
+ssm_outcome_name(enum ssm_outcome o)
+{
+	return o < SSM_OUTCOME_COUNT ? outcome_names[o] : "?";
+}
+
+const char *
+ssm_family_name(enum ssm_family f)
+{
+	return f == SSM_FAMILY_READ ? "read" : "write";
+}
+
+enum ssm_outcome
+ssm_wire_outcome(const struct err *err)
+{
+	switch (err->code) {
+	case ERR_OK: return SSM_OUTCOME_OK;
+	case ERR_NOTFOUND: return SSM_OUTCOME_NOT_FOUND;
+	case ERR_EXISTS: return SSM_OUTCOME_EXISTS;
+	case ERR_THROTTLED: return SSM_OUTCOME_THROTTLED;
+	default: return SSM_OUTCOME_ERROR;
+	}
+}
+
+bool
+ssm_result_busy(const struct ssm_result *res)
+{
+	switch (res->err.code) {
+	case ERR_THROTTLED:
+	case ERR_TIMEOUT: return true;
+	case ERR_UNAVAILABLE: return res->status >= 500;
+	default: return false;
+	}
+}
+
+void
+ssm_wire_sanitize_text(const char *raw, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (size == 0)
+		return;
+	for (; raw[n] != '\0' && n < size - 1; n++) {
+		unsigned char ch = (unsigned char)raw[n];
+
+		out[n] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+	}
+	out[n] = '\0';
+	if (raw[n] != '\0' && size > 4)
+		memcpy(out + size - 4, "...", 4);
+}
+
+/* Error codes are identifiers: anything else is replaced, so that a code
+ * in a log line is one word. */
 void
 ssm_wire_sanitize_code(const char *raw, char *out, size_t size)
 {
@@ -157,7 +231,14 @@ ssm_wire_sanitize_code(const char *raw, char *out, size_t size)
 	n -= (size_t)(start - raw);
 	if (n >= size)
 		n = size - 1;
-	memcpy(out, start, n);
+	for (size_t i = 0; i < n; i++) {
+		char ch = start[i];
+		bool word = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		            (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+		            ch == '-';
+
+		out[i] = word ? ch : '?';
+	}
 	out[n] = '\0';
 }
 
@@ -194,6 +275,17 @@ static const struct code_row code_rows[] = {
 	{ "ValidationException", ERR_CONFIG, SSM_RETRY_NEVER, "invalid request" },
 	{ "AccessDeniedException", ERR_AUTH, SSM_RETRY_NEVER,
 	  "IAM or KMS denied the call: check the role's policy" },
+	{ "KMSAccessDeniedException", ERR_AUTH, SSM_RETRY_NEVER,
+	  "KMS denied the key: check the key policy and the role's kms: actions" },
+	{ "KMSDisabledException", ERR_CONFIG, SSM_RETRY_NEVER,
+	  "the KMS key is disabled" },
+	{ "KMSInvalidStateException", ERR_CONFIG, SSM_RETRY_NEVER,
+	  "the KMS key is not in a usable state" },
+	{ "KMSNotFoundException", ERR_CONFIG, SSM_RETRY_NEVER, "no such KMS key" },
+	{ "KMSOptInRequired", ERR_CONFIG, SSM_RETRY_NEVER,
+	  "the account is not subscribed to KMS" },
+	{ "KMSThrottlingException", ERR_THROTTLED, SSM_RETRY_BACKOFF,
+	  "KMS rate exceeded" },
 	{ "ThrottlingException", ERR_THROTTLED, SSM_RETRY_BACKOFF, "rate exceeded" },
 	{ "TooManyUpdates", ERR_THROTTLED, SSM_RETRY_BACKOFF,
 	  "concurrent updates of the parameter" },
@@ -295,6 +387,7 @@ ssm_wire_classify(long status, const char *header_code, const char *body, const 
 {
 	json_t *doc = body != NULL ? json_loads(body, 0, NULL) : NULL;
 	const char *raw = header_code, *msg = NULL;
+	char safe_msg[MSG_MAX];
 	const struct code_row *row;
 	struct code_row tmp;
 	enum ssm_retry retry;
@@ -304,8 +397,8 @@ ssm_wire_classify(long status, const char *header_code, const char *body, const 
 		                              : json_str(doc, "code");
 	msg = json_str(doc, "message") ? json_str(doc, "message")
 	                               : json_str(doc, "Message");
-	if (msg == NULL)
-		msg = "";
+	ssm_wire_sanitize_text(msg != NULL ? msg : "", safe_msg, sizeof(safe_msg));
+	msg = safe_msg;
 	ssm_wire_sanitize_code(raw != NULL ? raw : "", code, code_size);
 	row = code[0] != '\0' ? find_row(code, msg, &tmp) : NULL;
 	if (row == NULL) {

@@ -43,6 +43,14 @@ char *ssm_wire_delete_body(const char *name);
  * first ':', keep what follows the last '#'. */
 void ssm_wire_sanitize_code(const char *raw, char *out, size_t size);
 
+/* raw as log-safe text: printable ASCII only (anything else becomes '?'),
+ * at most size - 1 bytes, "..." at the end when cut. For what SSM sends
+ * that reaches a log line or an error message. */
+void ssm_wire_sanitize_text(const char *raw, char *out, size_t size);
+
+/* How an error ends a call: ok, not_found, exists, throttled, error. */
+enum ssm_outcome ssm_wire_outcome(const struct err *err);
+
 /* Reads a non-200 answer: the code from the X-Amzn-ErrorType header
  * (header_code, may be NULL) or the body's __type/code, the message from
  * message/Message. Fills code (sanitised, "" if none) and err with a

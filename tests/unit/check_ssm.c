@@ -2,6 +2,7 @@
  * request bodies, answers (exponent-form numbers), the endpoint. */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,8 @@ static const struct {
 	{ "a#b#TooManyUpdates", "TooManyUpdates" },
 	{ "", "" },
 	{ ":nothing", "" },
+	/* A code is one word in a log line: nothing else survives. */
+	{ "Bad Code\n\x1b[31m", "Bad?Code???31m" },
 };
 
 START_TEST(test_sanitize)
@@ -40,6 +43,88 @@ START_TEST(test_sanitize_truncates)
 
 	ssm_wire_sanitize_code("x#ABCDEFGHIJKLMNOP", out, sizeof(out));
 	ck_assert_str_eq(out, "ABCDEFG");
+}
+END_TEST
+
+START_TEST(test_sanitize_text)
+{
+	char out[16], big[64];
+
+	ssm_wire_sanitize_text("plain text", out, sizeof(out));
+	ck_assert_str_eq(out, "plain text");
+	ssm_wire_sanitize_text("a\nb\rc\x1b[0m\xc3\xa9\x7f", out, sizeof(out));
+	ck_assert_str_eq(out, "a?b?c?[0m???");
+	ssm_wire_sanitize_text("0123456789abcdefghij", out, sizeof(out));
+	ck_assert_str_eq(out, "0123456789ab...");
+	ssm_wire_sanitize_text("", big, sizeof(big));
+	ck_assert_str_eq(big, "");
+}
+END_TEST
+
+/* An AWS message is bounded and made printable before it reaches an
+ * error message (and so a log line). */
+START_TEST(test_classify_sanitizes_message)
+{
+	char code[64], body[1024];
+	struct err e = { 0 };
+
+	snprintf(body, sizeof(body),
+	         "{\"__type\":\"AccessDeniedException\",\"message\":\"line1\\nline2"
+	         "\\u001b[31m%0400d\"}",
+	         7);
+	ssm_wire_classify(400, NULL, body, "GetParameter", "/p", code, sizeof(code), &e);
+	ck_assert_ptr_null(strchr(e.msg, '\n'));
+	ck_assert_ptr_null(strchr(e.msg, '\x1b'));
+	ck_assert_ptr_nonnull(strstr(e.msg, "line1?line2?[31m"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "...\""));
+	for (const char *p = e.msg; *p != '\0'; p++)
+		ck_assert_msg(*p >= 0x20 && *p < 0x7f, "byte 0x%02x", (unsigned char)*p);
+}
+END_TEST
+
+/* Busy (wait and call again) against unusable (the issuer's turn). */
+static const struct {
+	enum err_code err;
+	long status;
+	bool busy;
+	enum ssm_outcome outcome;
+} busy_cases[] = {
+	{ ERR_OK, 200, false, SSM_OUTCOME_OK },
+	{ ERR_NOTFOUND, 400, false, SSM_OUTCOME_NOT_FOUND },
+	{ ERR_EXISTS, 400, false, SSM_OUTCOME_EXISTS },
+	{ ERR_THROTTLED, 400, true, SSM_OUTCOME_THROTTLED },
+	{ ERR_THROTTLED, 429, true, SSM_OUTCOME_THROTTLED },
+	{ ERR_THROTTLED, 0, true, SSM_OUTCOME_THROTTLED }, /* budget deadline */
+	{ ERR_UNAVAILABLE, 500, true, SSM_OUTCOME_ERROR },
+	{ ERR_UNAVAILABLE, 503, true, SSM_OUTCOME_ERROR },
+	{ ERR_TIMEOUT, 0, true, SSM_OUTCOME_ERROR },
+	{ ERR_UNAVAILABLE, 400, false, SSM_OUTCOME_ERROR }, /* ParameterLimitExceeded */
+	{ ERR_NET, 0, false, SSM_OUTCOME_ERROR },           /* refused, DNS, TLS */
+	{ ERR_AUTH, 400, false, SSM_OUTCOME_ERROR },
+	{ ERR_AUTH, 403, false, SSM_OUTCOME_ERROR },
+	{ ERR_CONFIG, 400, false, SSM_OUTCOME_ERROR }, /* InvalidKeyId, KMS */
+	{ ERR_PARSE, 200, false, SSM_OUTCOME_ERROR },
+	{ ERR_HTTP, 404, false, SSM_OUTCOME_ERROR },
+};
+
+START_TEST(test_busy)
+{
+	struct ssm_result r = { 0 };
+
+	r.err.code = busy_cases[_i].err;
+	r.status = busy_cases[_i].status;
+	ck_assert_msg(ssm_result_busy(&r) == busy_cases[_i].busy, "case %d", _i);
+	ck_assert_int_eq(ssm_wire_outcome(&r.err), busy_cases[_i].outcome);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	ck_assert_str_eq(ssm_op_name(SSM_OP_GET), "GetParameter");
+	ck_assert_str_eq(ssm_op_name(SSM_OP_DELETE), "DeleteParameter");
+	ck_assert_str_eq(ssm_outcome_name(SSM_OUTCOME_NOT_FOUND), "not_found");
+	ck_assert_str_eq(ssm_outcome_name(SSM_OUTCOME_THROTTLED), "throttled");
+	ck_assert_str_eq(ssm_family_name(SSM_FAMILY_WRITE), "write");
 }
 END_TEST
 
@@ -131,6 +216,13 @@ static const struct {
 	{ 503, NULL, "{\"__type\":\"SomethingNew\"}", "SomethingNew", ERR_UNAVAILABLE,
 	  SSM_RETRY_BACKOFF, NULL },
 	{ 403, NULL, NULL, "", ERR_AUTH, SSM_RETRY_NEVER, NULL },
+	/* KMS behind a SecureString: unusable, except its throttling. */
+	{ 400, NULL, "{\"__type\":\"KMSAccessDeniedException\"}",
+	  "KMSAccessDeniedException", ERR_AUTH, SSM_RETRY_NEVER, "KMS" },
+	{ 400, NULL, "{\"__type\":\"KMSDisabledException\"}", "KMSDisabledException",
+	  ERR_CONFIG, SSM_RETRY_NEVER, "disabled" },
+	{ 400, NULL, "{\"__type\":\"KMSThrottlingException\"}", "KMSThrottlingException",
+	  ERR_THROTTLED, SSM_RETRY_BACKOFF, NULL },
 };
 
 START_TEST(test_classify)
@@ -315,6 +407,10 @@ main(void)
 
 	tcase_add_loop_test(tc, test_sanitize, 0, N(sanitize_cases));
 	tcase_add_test(tc, test_sanitize_truncates);
+	tcase_add_test(tc, test_sanitize_text);
+	tcase_add_test(tc, test_classify_sanitizes_message);
+	tcase_add_loop_test(tc, test_busy, 0, N(busy_cases));
+	tcase_add_test(tc, test_names);
 	tcase_add_loop_test(tc, test_classify, 0, N(classify_cases));
 	tcase_add_test(tc, test_bodies);
 	tcase_add_test(tc, test_buf_grows);
