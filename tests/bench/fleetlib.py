@@ -150,8 +150,12 @@ class Instance:
     pid = property(lambda self: self.proc.pid)
 
     def gated(self):
+        """True while `sh` is blocked opening the FIFO (openat, x86-64
+        syscall 257, as /proc/PID/syscall shows it)."""
         try:
-            return Path(f"/proc/{self.pid}/comm").read_text().strip() == "sh"
+            if Path(f"/proc/{self.pid}/comm").read_text().strip() != "sh":
+                return False
+            return Path(f"/proc/{self.pid}/syscall").read_text().startswith("257 ")
         except OSError:
             return False
 
@@ -303,7 +307,7 @@ class Group:
         """Opens the gate: every `sh` blocked in open(FIFO) reads EOF and
         execs tokend. Stragglers (not yet in open) get another opening."""
         self.t0 = time.monotonic()
-        for _ in range(50):
+        for _ in range(500):
             try:
                 fd = os.open(self.gate, os.O_WRONLY | os.O_NONBLOCK)
                 os.close(fd)
@@ -423,7 +427,6 @@ def run(groups, seconds):
     """Cold deploy of every group at once, then polling; the figures of each."""
     for g in groups:
         g.wait_gated()
-    time.sleep(0.2)  # the last `sh` may still be on its way into open()
     for g in groups:
         g.release()
     poll_groups(groups, seconds)
