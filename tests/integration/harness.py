@@ -302,7 +302,8 @@ class Issuer(NodeServer):
 class SSM(NodeServer):
     script = "ssm.mjs"
 
-    def __init__(self, credentials=None, credentials_file=None, region=None, **kw):
+    def __init__(self, credentials=None, credentials_file=None, region=None,
+                 get_tps=None, get_burst=None, put_tps=None, put_burst=None, **kw):
         credentials = credentials or f"{DEFAULT_AKID}:{DEFAULT_SECRET}"
         first = credentials.split(",")[0]
         self.access_key_id, self.secret_access_key = first.split(":", 1)
@@ -311,6 +312,11 @@ class SSM(NodeServer):
             args += ["--credentials-file", credentials_file]
         if region:
             args += ["--region", region]
+        # Account-wide rate limits (token buckets), unlimited when None.
+        for flag, value in (("--get-tps", get_tps), ("--get-burst", get_burst),
+                            ("--put-tps", put_tps), ("--put-burst", put_burst)):
+            if value is not None:
+                args += [flag, value]
         super().__init__(*args, **kw)
 
     endpoint = property(lambda self: self.url)
@@ -350,6 +356,15 @@ class SSM(NodeServer):
 
     def reset(self):
         return self.control("reset")
+
+    def set_limits(self, **limits):
+        """get_tps/get_burst/put_tps/put_burst; a tps of 0 or None lifts
+        that limit. Returns the limits with their ok/throttled counts."""
+        limits = {k: (0 if v is None and k.endswith("_tps") else v) for k, v in limits.items()}
+        return self.control("limits", **limits)["limits"]
+
+    def limits(self):
+        return self.state()["limits"]
 
 
 class AwsCreds(NodeServer):

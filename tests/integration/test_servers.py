@@ -210,6 +210,48 @@ def test_ssm_passes_the_aws_sdk_check(ssm):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "all expectations held" in res.stdout
     assert ssm.counts("PutParameter")["ParameterAlreadyExists"] == 1
+    # The check's rate-limit part: the SDK's standard retries were throttled
+    # at least once, and it lifted the limits when done.
+    assert ssm.counts("GetParameter").get("throttled", 0) >= 1
+    assert all(b["tps"] is None for b in ssm.limits().values())
+
+
+def test_ssm_rate_limits(tmp_path, creds_file, node_peers):
+    ssm = harness.SSM(log_dir=tmp_path, credentials_file=creds_file,
+                      get_tps=0.5, get_burst=3, put_tps=0.5)
+    try:
+        limits = ssm.limits()
+        assert (limits["get"]["tps"], limits["get"]["burst"]) == (0.5, 3)
+        assert (limits["put"]["tps"], limits["put"]["burst"]) == (0.5, 1)
+        assert "DescribeParameters" in limits["get"]["ops"]
+        assert "DeleteParameter" in limits["put"]["ops"]
+        status, _, _ = ssm_call(ssm, "PutParameter", {"Name": "/t/a", "Value": "1", "Type": "String"})
+        assert status == 200
+        # The burst: three Get* calls pass, whichever operation, the next one not.
+        for op, payload in [("GetParameter", {"Name": "/t/a"}), ("GetParameters", {"Names": ["/t/a"]}),
+                            ("GetParameter", {"Name": "/t/a"})]:
+            assert ssm_call(ssm, op, payload)[0] == 200
+        status, headers, body = ssm_call(ssm, "GetParameters", {"Names": ["/t/a"]})
+        assert (status, body) == (400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+        assert headers["x-amzn-errortype"] == "ThrottlingException"
+        assert headers["content-type"] == "application/x-amz-json-1.1"
+        status, _, body = ssm_call(ssm, "DeleteParameter", {"Name": "/t/a"})
+        assert (status, body["__type"]) == (400, "ThrottlingException")
+        # A bad signature is still a bad signature under a limit.
+        status, _, body = ssm_call(ssm, "GetParameter", {"Name": "/t/a"}, mutate=tamper_signature)
+        assert body["__type"] == "InvalidSignatureException"
+        assert ssm.counts("GetParameters") == {"ok": 1, "throttled": 1}
+        assert ssm.counts("DeleteParameter") == {"throttled": 1}
+        limits = ssm.limits()
+        assert (limits["get"]["ok"], limits["get"]["throttled"]) == (3, 1)
+        # At run time: a higher limit, then none.
+        ssm.set_limits(get_tps=1000, get_burst=5)
+        assert [ssm_call(ssm, "GetParameter", {"Name": "/t/a"})[0] for _ in range(5)] == [200] * 5
+        ssm.set_limits(get_tps=None, put_tps=0)
+        assert [ssm_call(ssm, "GetParameter", {"Name": "/t/a"})[0] for _ in range(20)] == [200] * 20
+        assert ssm_call(ssm, "DeleteParameter", {"Name": "/t/a"})[0] == 200
+    finally:
+        ssm.stop()
 
 
 def test_ssm_accepts_independent_signer(ssm):

@@ -1,5 +1,9 @@
 // Drives the SSM emulator with the real AWS SDK (@aws-sdk/client-ssm) to
-// show that it speaks the protocol the way AWS does.
+// show that it speaks the protocol the way AWS does, throttling included:
+// the last part sets rate limits through the control API, checks that the
+// SDK classifies the answer as ThrottlingException (HTTP 400) and that its
+// standard retry strategy gets through once the bucket refills, then lifts
+// the limits again.
 //   node servers/ssm-sdk-check.mjs PORT [AKID:SECRET]
 // Prints one line per expectation; exit 0 only when every one held.
 
@@ -16,13 +20,24 @@ const i = pair.indexOf(':');
 const akid = pair.slice(0, i);
 const secret = pair.slice(i + 1);
 
-function client(secretAccessKey) {
+function client(secretAccessKey, maxAttempts = 1) {
 	return new SSMClient({
 		endpoint: `http://127.0.0.1:${port}`,
 		region: 'us-east-1',
 		credentials: { accessKeyId: akid, secretAccessKey },
-		maxAttempts: 1,
+		retryMode: 'standard',
+		maxAttempts,
 	});
+}
+
+async function control(name, args = {}) {
+	const res = await fetch(`http://127.0.0.1:${port}/__control/${name}`, {
+		method: 'POST', body: JSON.stringify(args),
+	});
+	const body = await res.json();
+	if (res.status !== 200)
+		throw new Error(`control ${name}: ${res.status} ${JSON.stringify(body)}`);
+	return body;
 }
 
 const ssm = client(secret);
@@ -92,6 +107,55 @@ await expectValue('delete', new DeleteParameterCommand({ Name: plain }), () => n
 await expectError('get after delete', ssm, new GetParameterCommand({ Name: plain }), 'ParameterNotFound');
 await expectError('delete missing', ssm, new DeleteParameterCommand({ Name: plain }), 'ParameterNotFound');
 await expectError('wrong secret', client(secret + 'x'), new GetParameterCommand({ Name: secure }), 'InvalidSignatureException');
+
+// Rate limits. One Get* token and one Put token, refilled slowly enough
+// (0.5/s) that the calls right after find the buckets empty.
+await control('limits', { get_tps: 0.5, get_burst: 1, put_tps: 0.5, put_burst: 1 });
+const limited = `${prefix}/limited`;
+await expectValue('put within the Put quota', new PutParameterCommand({ Name: limited, Value: 'l', Type: 'String' }),
+	(o) => (o.Version === 1 ? null : `version ${o.Version}`));
+await expectValue('get within the Get quota', new GetParameterCommand({ Name: limited }),
+	(o) => (o.Parameter.Value === 'l' ? null : JSON.stringify(o.Parameter)));
+
+async function expectThrottled(what, cmd) {
+	try {
+		await ssm.send(cmd);
+		report(false, what, 'expected ThrottlingException, got success');
+	} catch (e) {
+		const problem = e.name !== 'ThrottlingException' ? `${e.name}: ${e.message}`
+			: e.$metadata?.httpStatusCode !== 400 ? `HTTP ${e.$metadata?.httpStatusCode}`
+				: e.message !== 'Rate exceeded' ? `message ${e.message}`
+					: e.$fault !== 'client' ? `$fault ${e.$fault}` : null;
+		report(!problem, what, problem ?? `${e.name} (HTTP 400, ${e.message})`);
+	}
+}
+
+await expectThrottled('GetParameters over the shared Get quota', new GetParametersCommand({ Names: [limited] }));
+await expectThrottled('GetParameter over the Get quota', new GetParameterCommand({ Name: limited }));
+await expectThrottled('DeleteParameter over the Put quota', new DeleteParameterCommand({ Name: limited }));
+let st = (await control('state')).limits;
+report(st.get.throttled === 2 && st.put.throttled === 1 && st.get.ok >= 1 && st.put.ok >= 1,
+	'emulator counts throttled calls per bucket', JSON.stringify({ get: st.get, put: st.put }));
+
+// The SDK's standard strategy retries a throttled call with backoff (its
+// throttling base delay is 500 ms): with 2 tokens a second and 6 attempts
+// the second of two back-to-back calls is throttled, then gets through.
+await control('limits', { get_tps: 2, get_burst: 1 });
+const before = (await control('state')).limits.get;
+const retrying = client(secret, 6);
+try {
+	await retrying.send(new GetParameterCommand({ Name: limited }));
+	const out = await retrying.send(new GetParameterCommand({ Name: limited }));
+	const after = (await control('state')).limits.get;
+	const ok = after.ok - before.ok;
+	const throttled = after.throttled - before.throttled;
+	report(out.$metadata.attempts >= 2 && throttled >= 1 && ok === 2, 'standard retries get through the Get quota',
+		`attempts ${out.$metadata.attempts}, throttled ${throttled}`);
+} catch (e) {
+	report(false, 'standard retries get through the Get quota', `${e.name}: ${e.message}`);
+}
+await control('limits', { get_tps: 0, put_tps: 0 });
+await expectValue('limits lifted', new GetParameterCommand({ Name: limited }), () => null);
 
 process.stdout.write(failures ? `${failures} expectation(s) failed\n` : 'all expectations held\n');
 process.exit(failures ? 1 : 0);

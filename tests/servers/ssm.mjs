@@ -3,10 +3,21 @@
 //
 //   node servers/ssm.mjs [--port N] [--credentials AKID:SECRET[,…]]
 //                        [--credentials-file PATH] [--region R]
+//                        [--get-tps T --get-burst B] [--put-tps T --put-burst B]
 //
 // --credentials-file is the JSON-lines registry the ECS/IMDS/STS emulators
 // append to, so credentials they issue are accepted here. --region, when
 // given, is enforced in the credential scope (and used in ARNs).
+//
+// Rate limits are account-wide token buckets, as Parameter Store's quotas
+// are: "get" is shared by GetParameter, GetParameters, GetParametersByPath
+// and DescribeParameters, "put" by PutParameter and DeleteParameter(s).
+// A bucket holds --*-burst tokens (default: one second's worth) and refills
+// at --*-tps per second; no --*-tps means unlimited. A request that finds
+// its bucket empty is answered as SSM answers over quota: HTTP 400,
+// X-Amzn-ErrorType ThrottlingException, {"__type":"ThrottlingException",
+// "message":"Rate exceeded"}, counted as result "throttled". The signature
+// is checked first, so a throttled request was still a valid one.
 //
 // Control API (JSON):
 //   state            counts per operation and result, faults, clock offset
@@ -21,6 +32,9 @@
 //   corrupt {name, value?}  replace the current value in place (no new version)
 //   delete_parameter {name}
 //   credentials {akid, secret, token?, expiration?}  accept one more key
+//   limits {get_tps?, get_burst?, put_tps?, put_burst?}  change the rate
+//                    limits (0 or null tps: unlimited); answers the limits
+//                    with their ok/throttled counts, as state does
 
 import crypto from 'node:crypto';
 import {
@@ -28,6 +42,7 @@ import {
 } from './lib/common.mjs';
 import { CredStore } from './lib/credstore.mjs';
 import { Faults } from './lib/faults.mjs';
+import { RateLimits } from './lib/rate-limit.mjs';
 import { ApiError, SsmStore } from './lib/ssm-store.mjs';
 import { verifySigV4 } from './lib/sigv4-verify.mjs';
 
@@ -36,12 +51,29 @@ const flags = parseFlags({
 	credentials: { type: 'string', default: 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
 	'credentials-file': { type: 'string' },
 	region: { type: 'string' },
+	'get-tps': { type: 'string' },
+	'get-burst': { type: 'string' },
+	'put-tps': { type: 'string' },
+	'put-burst': { type: 'string' },
 });
 
 const creds = new CredStore(flags.credentials, flags['credentials-file']);
 const store = new SsmStore(flags.region || 'us-east-1');
 const faults = new Faults(['throttle', 'too_many_updates', 'status', 'access_denied', 'delay', 'reset', 'invalid_json']);
 const state = { offsetMs: 0, counts: {}, calls: new History(1000) };
+const limits = new RateLimits({
+	GetParameter: 'get',
+	GetParameters: 'get',
+	GetParametersByPath: 'get',
+	DescribeParameters: 'get',
+	PutParameter: 'put',
+	DeleteParameter: 'put',
+	DeleteParameters: 'put',
+});
+limits.set({
+	get_tps: flags['get-tps'], get_burst: flags['get-burst'],
+	put_tps: flags['put-tps'], put_burst: flags['put-burst'],
+});
 
 const OPS = {
 	GetParameter: (input) => store.get(input),
@@ -99,7 +131,7 @@ async function applyFault(f, op, req, res, call) {
 	else
 		err = new ApiError('InternalServerError', 'An internal error occurred.', Number(f.status || 500), 'Message');
 	count(call, err.code, err.status);
-	reply(res, err.status, err.body());
+	reply(res, err.status, err.body(), { 'X-Amzn-ErrorType': err.code });
 	return true;
 }
 
@@ -127,6 +159,12 @@ async function handleApi(req, res) {
 			throw new ApiError('SerializationException', 'Start of structure or map found where not expected.');
 		}
 		call.name = input.Name ?? input.Names ?? null;
+		if (!limits.admit(op)) {
+			count(call, 'throttled', 400);
+			const err = new ApiError('ThrottlingException', 'Rate exceeded');
+			reply(res, err.status, err.body(), { 'X-Amzn-ErrorType': err.code });
+			return;
+		}
 		const f = faults.take(op);
 		if (f && await applyFault(f, op, req, res, call))
 			return;
@@ -138,7 +176,7 @@ async function handleApi(req, res) {
 			throw e;
 		log(NAME, `${op || '-'} ${call.name ?? ''}: ${e.code}: ${e.message}`);
 		count(call, e.code, e.status);
-		reply(res, e.status, e.body());
+		reply(res, e.status, e.body(), { 'X-Amzn-ErrorType': e.code });
 	}
 }
 
@@ -155,13 +193,19 @@ const control = {
 		faults: faults.describe(),
 		clock_offset_s: state.offsetMs / 1000,
 		parameters: [...store.params.keys()],
+		limits: limits.describe(),
 	}),
 	calls: () => ({ calls: state.calls.items }),
 	fault: (a) => faults.add(a.kind === 'too_many_updates' && !a.op ? { ...a, op: 'PutParameter' } : a),
 	clear_faults: () => faults.clear(),
+	limits: (a) => {
+		limits.set(a);
+		return { limits: limits.describe() };
+	},
 	reset: () => {
 		state.counts = {};
 		state.calls.clear();
+		limits.resetCounts();
 		return control.state();
 	},
 	clock: (a) => {
