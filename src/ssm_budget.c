@@ -79,6 +79,19 @@ measure(struct ssm_budget *b, double t)
 	b->bucket_s = bucket;
 }
 
+/* The send rate to judge by: the smoothed one, or at least what the open
+ * bucket has seen. A second deviation from the SDKs, for bursts: a
+ * daemon's calls come in bursts (start-up, a refresh), throttled before
+ * any bucket closed, and a measured rate of 0 would cut the budget to its
+ * floor for a burst of 20 calls in 100 ms. */
+static double
+sending_rate(const struct ssm_budget *b)
+{
+	double open = (double)b->bucket_count / BUCKET_S;
+
+	return open > b->measured_rate ? open : b->measured_rate;
+}
+
 static void
 set_rate(struct ssm_budget *b, double t, double rate)
 {
@@ -96,9 +109,9 @@ ssm_budget_answer(struct ssm_budget *b, bool throttled, int64_t now_ms)
 
 	measure(b, t);
 	if (throttled) {
-		double base = b->enabled && b->fill_rate < b->measured_rate
-		                      ? b->fill_rate
-		                      : b->measured_rate;
+		double sending = sending_rate(b);
+		double base =
+		        b->enabled && b->fill_rate < sending ? b->fill_rate : sending;
 
 		b->throttles++;
 		b->last_max_rate = base;
@@ -121,8 +134,8 @@ ssm_budget_answer(struct ssm_budget *b, bool throttled, int64_t now_ms)
 		rate = SCALE * pow(t - b->last_throttle_s - b->time_window_s, 3.0) +
 		       b->last_max_rate;
 	}
-	if (rate > 2.0 * b->measured_rate)
-		rate = 2.0 * b->measured_rate;
+	if (rate > 2.0 * sending_rate(b))
+		rate = 2.0 * sending_rate(b);
 	set_rate(b, t, rate);
 }
 

@@ -6,7 +6,9 @@
  * Until the first throttling answer the bucket is off: sends are never
  * delayed. A throttling answer turns it on and cuts the rate to BETA (0.7)
  * times the lower of the current rate and the measured send rate (answers
- * per second, smoothed over half-second buckets). Every other answer grows
+ * per second, smoothed over half-second buckets, or at least what the
+ * current bucket has seen, so that a burst counts before its bucket
+ * closes). Every other answer grows
  * the rate back along a CUBIC curve (RFC 8312: scale constant 0.4) centred
  * on the rate at the last throttle, never above twice the measured rate:
  * the budget probes upwards only as fast as the process really sends.

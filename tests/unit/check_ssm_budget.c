@@ -136,6 +136,22 @@ START_TEST(test_capped_by_measured)
 }
 END_TEST
 
+/* A burst throttled before its first measurement bucket closed is judged
+ * by what the open bucket saw, not cut to the floor. */
+START_TEST(test_burst_before_measurement)
+{
+	struct ssm_budget b;
+	int64_t now = T0 - T0 % 500 + 10; /* early in a bucket */
+
+	ssm_budget_init(&b, now);
+	for (int i = 0; i < 10; i++)
+		ssm_budget_answer(&b, false, now += 10);
+	ssm_budget_answer(&b, true, now += 10);
+	/* 11 answers in an open half-second bucket: at least 22/s. */
+	ck_assert_double_eq_tol(ssm_budget_rate(&b), 0.7 * 22.0, 0.01);
+}
+END_TEST
+
 START_TEST(test_floor)
 {
 	struct ssm_budget b;
@@ -203,6 +219,7 @@ main(void)
 	tcase_add_test(tc, test_waits_are_paced);
 	tcase_add_test(tc, test_regrows_along_cubic);
 	tcase_add_test(tc, test_capped_by_measured);
+	tcase_add_test(tc, test_burst_before_measurement);
 	tcase_add_test(tc, test_floor);
 	tcase_add_test(tc, test_switches_off_after_quiet);
 	tcase_add_test(tc, test_time_backwards);
