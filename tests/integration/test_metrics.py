@@ -121,7 +121,7 @@ def test_metrics_values_follow_the_tokens(tokend, issuer, tokend_bin):
     assert value(series, "tokend_clock_skew_seconds") == 0
     # Static keys never expire: no expiry is made up for them.
     assert "tokend_aws_credentials_expiry_seconds" not in families
-    assert "tokend_ssm_requests_total" not in families  # no SSM configured
+    assert "tokend_ssm_calls_total" not in families  # no SSM configured
     assert families["tokend_token_state"] == "gauge"
 
     # A 404 we cause is counted, and nothing else moves but the 200s.

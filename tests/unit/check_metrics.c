@@ -105,7 +105,7 @@ static const char *const absent[] = {
 	"tokend_token_refreshes_total{token=\"db\",source=\"issuer\"}",
 	"tokend_issuer_calls_total{token=\"db\"",
 	"reason=\"ok\"",
-	"tokend_ssm_requests_total",
+	"tokend_ssm_calls_total",
 	"tokend_clock_skew_seconds",
 	"tokend_aws_credentials_expiry_seconds",
 	"tokend_api_requests_total",
