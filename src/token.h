@@ -50,6 +50,10 @@ struct token_result {
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
 	enum token_origin origin;
+	/* The value's nominal lifetime when something else cut expires_at
+	 * short (the credentials that signed an IAM token expire first): the
+	 * timing is derived from it, not from the shortened life. 0: none. */
+	int64_t lifetime_ms;
 	int64_t retry_after_ms; /* > 0 when the peer said when to retry */
 	int http_status;        /* the issuer's status, 0 if none */
 };
@@ -84,6 +88,9 @@ struct token_timing {
 /* Read-only outside token.c. */
 struct token {
 	char *name;
+	/* Which token object this is: a reload rebuilds every token under
+	 * the same name with a new generation. Never 0. */
+	uint64_t generation;
 	const struct token_def *def; /* borrowed from the running config */
 	struct token_table *table;
 	enum token_state state;
@@ -92,6 +99,10 @@ struct token {
 	char token_type[32];
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
+	/* The same expiry on CLOCK_BOOTTIME, fixed when the value arrived: a
+	 * value is served only while both clocks allow it, so no step of the
+	 * wall clock (and no suspend) can stretch its life. */
+	int64_t boot_expires_at_ms;
 	int64_t refreshed_at_ms; /* wall time the value was installed */
 	uint64_t version;        /* 0: never had a value; +1 per new value */
 	struct err last_error;   /* ERR_OK when the last fetch succeeded */
@@ -108,7 +119,6 @@ struct token {
 	struct event *expiry_timer;  /* the value falls under min_remaining */
 	int64_t retry_not_before_ms; /* the issuer's Retry-After, as a wall time */
 	bool fetching;
-	bool removed;
 	bool timing_warned; /* the configured timing did not fit; said once */
 };
 
@@ -130,8 +140,8 @@ void token_table_remove(struct token_table *table, struct token *tok);
  * expiry carry over and only the refresh is rescheduled for def's timing;
  * otherwise a fetch starts at once (versions still continue from old's). */
 struct token *token_table_replace(struct token_table *table, struct token *old,
-				  const struct token_def *def, struct token_source src,
-				  bool keep_value);
+                                  const struct token_def *def, struct token_source src,
+                                  bool keep_value);
 void token_table_start(struct token_table *table);
 
 struct token *token_table_find(struct token_table *table, const char *name);
@@ -149,9 +159,28 @@ void token_table_set_observer(struct token_table *table, token_change_fn *fn, vo
  * or the table is not started (ERR_UNAVAILABLE). */
 int token_refresh_now(struct token *tok, struct err *err);
 
-/* True when tok's value may be served at now_ms: it exists and has at
- * least min_remaining left. Otherwise fills why (for the 503 reason). */
+/* True when tok's value may be served at wall time now_ms: it exists and
+ * has more than min_remaining (and at least TOKEN_MIN_LEFT_MS) left by the
+ * wall clock and by CLOCK_BOOTTIME. Otherwise fills why (the 503 reason). */
 bool token_servable(const struct token *tok, int64_t now_ms, struct err *why);
+/* The wall time the value expires at as far as both clocks tell: its
+ * expires_at, or earlier when the wall clock was stepped back since it
+ * arrived. What clients are told (expires_at, expires_in). */
+int64_t token_expires_at(const struct token *tok, int64_t now_ms);
+/* A reader found tok not servable. When its value is held past expiry
+ * (a clock step or a suspend the timers did not see) and no fetch is
+ * under way, the value is dropped and a fetch starts (from the loop, and
+ * not before the issuer's Retry-After). Otherwise nothing. */
+void token_expired_seen(struct token *tok);
+/* The wall clock was set (or the machine resumed): every timer is
+ * re-armed from the clocks as they now read. */
+void token_table_clock_stepped(struct token_table *table);
+
+/* No served token has less than this left: a client needs time to use
+ * it. Applies over min_remaining (also min_remaining = 0). */
+#define TOKEN_MIN_LEFT_MS 1000
+/* Tests with millisecond lifetimes lower the floor. */
+void token_table_set_min_left(struct token_table *table, int64_t ms);
 
 const char *token_state_name(enum token_state state);
 const char *token_origin_name(enum token_origin origin);
@@ -173,5 +202,15 @@ int64_t token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
 /* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)],
  * base 1 s, cap 60 s; at least retry_after_ms when the peer asked. */
 int64_t token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
+/* The retry after a failed fetch while a value is still served for
+ * left_ms more. Full jitter over a window: the backoff ceiling, cut to
+ * end before the value stops being served, but never narrower than
+ * min_window_ms (or the ceiling if smaller). A fleet that shares one
+ * deadline thus keeps retrying at a steady rate up to it instead of
+ * converging on it (halving what is left after each failure put ~80 %
+ * of a fleet's retries into the last second). left_ms <= 0 (nothing
+ * served): plain backoff. At least retry_after_ms. */
+int64_t token_retry_delay(unsigned attempt, int64_t retry_after_ms, int64_t left_ms,
+                          int64_t min_window_ms, uint32_t rnd32);
 
 #endif
