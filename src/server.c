@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
@@ -233,6 +234,8 @@ park(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *
 	w->raw = raw;
 	w->timer = evtimer_new(srv->base, on_waiter_timeout, w);
 	evtimer_add(w->timer, &tv);
+	log_debug("%s: long-poll parked (newer than version %" PRIu64 ", %ld s)", w->name,
+	          newer_than, timeout_s);
 	w->next = srv->waiters;
 	srv->waiters = w;
 }
