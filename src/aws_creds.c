@@ -21,9 +21,12 @@
 #define REFRESH_AHEAD_MS     (5 * 60 * 1000)
 #define SHORT_LIFE_MS        (15 * 60 * 1000)
 #define MIN_REFRESH_DELAY_MS 1000
-#define BACKOFF_BASE_MS      1000
-#define BACKOFF_CAP_MS       60000
-#define TRIED_MAX            1024
+/* Session credentials that state no expiration (environment, profile)
+ * still expire: they are read again this often. */
+#define SESSION_REREAD_MS (15 * 60 * 1000)
+#define BACKOFF_BASE_MS   1000
+#define BACKOFF_CAP_MS    60000
+#define TRIED_MAX         1024
 
 enum provider {
 	PROVIDER_ENV,
@@ -71,6 +74,7 @@ struct aws_creds {
 	struct subscriber *subs;
 	size_t nsubs;
 	int64_t skew_ms;
+	int64_t residual_ms; /* AWS ahead of local + skew, below the threshold */
 };
 
 static const enum provider chain_all[] = {
@@ -157,12 +161,12 @@ aws_creds_skew_update(int64_t skew_ms, int64_t server_ms, int64_t local_ms)
 }
 
 int64_t
-aws_creds_refresh_at(int64_t now_ms, int64_t expiration_ms)
+aws_creds_refresh_at(int64_t now_ms, int64_t expiration_ms, bool session)
 {
 	int64_t left = expiration_ms - now_ms, at;
 
 	if (expiration_ms == 0)
-		return -1;
+		return session ? now_ms + SESSION_REREAD_MS : -1;
 	/* Short sessions (tests use 20 s) would be refreshed at once with a
 	 * fixed 5 min margin: halve what is left instead. */
 	if (left < SHORT_LIFE_MS)
@@ -202,6 +206,12 @@ aws_creds_skew_ms(const struct aws_creds *c)
 	return c != NULL ? c->skew_ms : 0;
 }
 
+int64_t
+aws_creds_skew_residual_ms(const struct aws_creds *c)
+{
+	return c != NULL && c->residual_ms > 0 ? c->residual_ms : 0;
+}
+
 void
 aws_creds_observe_date(struct aws_creds *c, const char *date_header,
                        int64_t local_receive_ms)
@@ -212,6 +222,9 @@ aws_creds_observe_date(struct aws_creds *c, const char *date_header,
 	    timeutil_parse_http_date(date_header, &server_s) == -1)
 		return;
 	skew = aws_creds_skew_update(c->skew_ms, server_s * 1000, local_receive_ms);
+	/* What stays uncorrected is remembered: AWS judges an IAM token's
+	 * life on its clock, so the token's expiry moves back by it. */
+	c->residual_ms = server_s * 1000 - (local_receive_ms + skew);
 	if (skew == c->skew_ms)
 		return;
 	log_warn("clock skew: AWS time is %+" PRId64
@@ -435,19 +448,6 @@ aws_creds_subscribe(struct aws_creds *c, aws_creds_change_fn *fn, void *arg)
 	c->nsubs++;
 }
 
-void
-aws_creds_unsubscribe(struct aws_creds *c, aws_creds_change_fn *fn, void *arg)
-{
-	for (size_t i = 0; i < c->nsubs; i++) {
-		if (c->subs[i].fn == fn && c->subs[i].arg == arg) {
-			memmove(&c->subs[i], &c->subs[i + 1],
-			        (c->nsubs - i - 1) * sizeof(*c->subs));
-			c->nsubs--;
-			return;
-		}
-	}
-}
-
 /* Answers one call: the cached credentials if they are good enough for
  * it, else why not. The call is unlinked before its callback runs, which
  * may ask again. */
@@ -508,6 +508,11 @@ install(struct aws_creds *c, struct aws_credentials *cr)
 			         "%" PRId64 " s",
 			         cr->provider, cr->access_key_id,
 			         (cr->expiration_ms - now) / 1000);
+		else if (cr->session_token != NULL)
+			log_info("AWS credentials from %s: access key %s, a session "
+			         "without an expiration: read again every %d min",
+			         cr->provider, cr->access_key_id,
+			         SESSION_REREAD_MS / 60000);
 		else
 			log_info("AWS credentials from %s: access key %s, static",
 			         cr->provider, cr->access_key_id);
@@ -515,7 +520,7 @@ install(struct aws_creds *c, struct aws_credentials *cr)
 	aws_credentials_unref(c->cur);
 	c->cur = cr;
 	c->failures = 0;
-	at = aws_creds_refresh_at(now, cr->expiration_ms);
+	at = aws_creds_refresh_at(now, cr->expiration_ms, cr->session_token != NULL);
 	if (at > 0)
 		arm_timer(c, at - now);
 	if (changed)

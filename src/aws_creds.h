@@ -94,9 +94,8 @@ struct aws_creds_call *aws_creds_get_valid(struct aws_creds *c, int64_t min_vali
 void aws_creds_call_cancel(struct aws_creds_call *call);
 
 /* Registers fn, called from the loop each time a refresh brings different
- * keys. Several subscribers may register; unsubscribe by fn and arg. */
+ * keys. Several subscribers may register, for the life of c. */
 void aws_creds_subscribe(struct aws_creds *c, aws_creds_change_fn *fn, void *arg);
-void aws_creds_unsubscribe(struct aws_creds *c, aws_creds_change_fn *fn, void *arg);
 
 /* Region: override (a token's region), [aws] region, AWS_REGION,
  * AWS_DEFAULT_REGION; NULL if none. The string lives as long as c or the
@@ -112,6 +111,10 @@ void aws_creds_observe_date(struct aws_creds *c, const char *date_header,
                             int64_t local_receive_ms);
 /* server - local, in ms (positive: the local clock is slow). */
 int64_t aws_creds_skew_ms(const struct aws_creds *c);
+/* How far AWS's clock was ahead of the corrected local one at the last
+ * Date seen (0 when behind): left uncorrected under the threshold, it
+ * shortens an IAM token's life as AWS judges it. */
+int64_t aws_creds_skew_residual_ms(const struct aws_creds *c);
 /* Expiration of the cached credentials (0: none or static) and who gave
  * them (NULL: none yet), for metrics and status. */
 int64_t aws_creds_expiration_ms(const struct aws_creds *c);
@@ -125,7 +128,9 @@ const char *aws_creds_provider(const struct aws_creds *c);
 int64_t aws_creds_skew_update(int64_t skew_ms, int64_t server_ms, int64_t local_ms);
 /* When to refresh credentials expiring at expiration_ms (both on the AWS
  * clock): 5 min ahead, or at half the remaining life when less than 15
- * min remain; never sooner than 1 s from now. -1 for expiration 0. */
-int64_t aws_creds_refresh_at(int64_t now_ms, int64_t expiration_ms);
+ * min remain; never sooner than 1 s from now. For expiration 0: -1
+ * (long-term keys), or 15 min from now for session credentials, which
+ * expire even when they do not say when. */
+int64_t aws_creds_refresh_at(int64_t now_ms, int64_t expiration_ms, bool session);
 
 #endif

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <event2/event.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "aws_creds.h"
+#include "clockstep.h"
 #include "config.h"
 #include "http_client.h"
 #include "log.h"
@@ -187,6 +189,18 @@ on_credentials_change(void *arg)
 }
 
 static void
+on_clock_step(int64_t step_ms, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_notice("clock: the wall clock was set (%+" PRId64 " ms against the boot "
+	           "clock): re-arming every token's timers",
+	           step_ms);
+	token_table_clock_stepped(d->tokens);
+	update_status(d);
+}
+
+static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -310,6 +324,17 @@ reload_apply(struct daemon *d, struct config *next)
 	notify_ready();
 }
 
+/* A SIGHUP that came while secrets were being read runs now. */
+static void
+run_deferred_reload(struct daemon *d)
+{
+	if (!d->reload_deferred)
+		return;
+	d->reload_deferred = false;
+	log_notice("SIGHUP: running the reload deferred while secrets were read");
+	daemon_reload(d);
+}
+
 static void
 on_reload_secrets(const struct err *err, void *arg)
 {
@@ -322,6 +347,7 @@ on_reload_secrets(const struct err *err, void *arg)
 		reload_failed(d, next, err->msg);
 	else
 		reload_apply(d, next);
+	run_deferred_reload(d);
 }
 
 void
@@ -330,8 +356,13 @@ daemon_reload(struct daemon *d)
 	struct config *next = NULL;
 	struct err err = { 0 };
 
-	if (d->pending != NULL) {
-		log_warn("SIGHUP: a reload is already under way; ignored");
+	/* Start-up's or a reload's ssm: secrets are still being read: their
+	 * completion must not meet tokens or a config that a reload freed. */
+	if (d->secrets != NULL || d->pending != NULL) {
+		if (!d->reload_deferred)
+			log_notice("SIGHUP: ssm: secrets are still being read; the "
+			           "reload runs when they are done");
+		d->reload_deferred = true;
 		return;
 	}
 	notify_reloading();
@@ -477,6 +508,7 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 
 	token_table_set_observer(d->tokens, on_token_change, d);
 	add_timers(d);
+	d->clock = clockstep_new(d->base, on_clock_step, d);
 	return 0;
 }
 
@@ -494,6 +526,7 @@ on_secrets(const struct err *err, void *arg)
 		return;
 	}
 	token_table_start(d->tokens);
+	run_deferred_reload(d);
 }
 
 int
@@ -521,6 +554,7 @@ daemon_fini(struct daemon *d)
 	/* Order matters: the server and the tokens hold calls into the HTTP
 	 * client and the credentials, which hold events of the base. */
 	server_free(d->server);
+	clockstep_free(d->clock);
 	store_ssm_secrets_cancel(d->secrets);
 	config_free(d->pending);
 	token_table_free(d->tokens);

@@ -16,17 +16,21 @@ struct daemon {
 	struct config *config; /* owned */
 	struct http_client *http;
 	struct aws_creds *creds; /* NULL when no token needs AWS */
-	struct ssm_client *ssm;	 /* NULL when nothing is kept in or read from SSM */
+	struct ssm_client *ssm;  /* NULL when nothing is kept in or read from SSM */
 	struct store_ssm_secrets *secrets; /* ssm: references being resolved */
 	struct token_table *tokens;
 	struct server *server;
+	struct clockstep *clock; /* NULL when the kernel has no such timer */
 
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
 	struct config *pending; /* a reload waiting for its ssm: secrets */
+	/* A SIGHUP came while start-up or a reload was still resolving ssm:
+	 * secrets: it runs when they are done, never beside them. */
+	bool reload_deferred;
 	uint64_t reloads_ok, reloads_failed;
 	bool ready;
-	bool once; /* tokend --once: obtain every token, persist, exit */
+	bool once;        /* tokend --once: obtain every token, persist, exit */
 	char status[256]; /* last STATUS= sent, to send only changes */
 	int exit_code;
 };
@@ -38,7 +42,9 @@ struct daemon {
  * a source cannot be built). */
 int daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err);
 /* SIGHUP: re-reads the config file. A config that fails validation leaves
- * the running one untouched (logged, counted in reloads_failed). */
+ * the running one untouched (logged, counted in reloads_failed). While
+ * ssm: secrets of the start-up or of a reload are still being read, the
+ * reload is deferred until they are done. */
 void daemon_reload(struct daemon *d);
 /* Runs the loop until SIGTERM/SIGINT; returns the process exit code. */
 int daemon_run(struct daemon *d);

@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdbool.h>
@@ -35,11 +36,16 @@
 #define STATUS_MAX     600
 #define HEADER_MS      10000 /* a request's bytes must all arrive within this */
 
-/* A GET parked until its token has a version newer than newer_than. */
+/* A GET parked until its token has a version newer than newer_than. It
+ * names its token, never points at it: a reload frees every token and
+ * builds a new one under the same name (a new generation), whose access
+ * lists the peer is checked against again. */
 struct waiter {
 	struct server *srv;
 	struct sconn *c;
-	struct token *tok;
+	char name[65];       /* a token name: at most 64 bytes */
+	uint64_t generation; /* of the token last checked with may_read */
+	struct ucred peer;
 	uint64_t newer_than;
 	bool raw;
 	struct event *timer;
@@ -213,21 +219,37 @@ on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-park(struct server *srv, struct sconn *c, struct token *tok, uint64_t newer_than,
-     long timeout_s, bool raw)
+park(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *tok,
+     uint64_t newer_than, long timeout_s, bool raw)
 {
 	struct waiter *w = xcalloc(1, sizeof(*w));
 	struct timeval tv = { .tv_sec = timeout_s };
 
 	w->srv = srv;
 	w->c = c;
-	w->tok = tok;
+	snprintf(w->name, sizeof(w->name), "%s", tok->name);
+	w->generation = tok->generation;
+	w->peer = *uc;
 	w->newer_than = newer_than;
 	w->raw = raw;
 	w->timer = evtimer_new(srv->base, on_waiter_timeout, w);
 	evtimer_add(w->timer, &tv);
+	log_debug("%s: long-poll parked (newer than version %" PRIu64 ", %ld s)", w->name,
+	          newer_than, timeout_s);
 	w->next = srv->waiters;
 	srv->waiters = w;
+}
+
+/* Answers w with 404 "no such token": the answer for a token that does
+ * not exist and for one the peer may not read are the same. */
+static void
+waiter_not_found(struct waiter *w)
+{
+	struct server *srv = w->srv;
+	struct sconn *c = w->c;
+
+	waiter_free(w);
+	reply_error(srv, c, 404, "not_found", "no such token");
 }
 
 void
@@ -243,8 +265,17 @@ server_token_changed(struct server *srv, struct token *tok)
 		bool raw = w->raw;
 
 		next = w->next;
-		if (w->tok != tok || tok->version <= w->newer_than ||
-		    !token_servable(tok, now, NULL))
+		if (strcmp(w->name, tok->name) != 0)
+			continue;
+		/* A rebuilt token (reload): the peer's right is checked anew. */
+		if (w->generation != tok->generation) {
+			if (!may_read(srv, &w->peer, tok)) {
+				waiter_not_found(w);
+				continue;
+			}
+			w->generation = tok->generation;
+		}
+		if (tok->version <= w->newer_than || !token_servable(tok, now, NULL))
 			continue;
 		waiter_free(w);
 		reply_token(srv, c, tok, raw);
@@ -259,13 +290,9 @@ server_token_removed(struct server *srv, struct token *tok)
 	server_cache_forget(srv->cache, tok);
 
 	for (; w != NULL; w = next) {
-		struct sconn *c = w->c;
-
 		next = w->next;
-		if (w->tok != tok)
-			continue;
-		waiter_free(w);
-		reply_error(srv, c, 404, "not_found", "token removed by a reload");
+		if (strcmp(w->name, tok->name) == 0)
+			waiter_not_found(w);
 	}
 }
 
@@ -352,10 +379,11 @@ get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct to
 		if (q->timeout_s == 0)
 			reply(srv, c, 204, "application/json", NULL, 0);
 		else
-			park(srv, c, tok, q->newer_than, q->timeout_s, raw);
+			park(srv, c, uc, tok, q->newer_than, q->timeout_s, raw);
 		return;
 	}
 	if (!token_servable(tok, timeutil_wall_ms(), &why)) {
+		token_expired_seen(tok);
 		reply_error(srv, c, 503, "unavailable",
 		            why.msg[0] ? why.msg : "no valid value yet");
 		return;

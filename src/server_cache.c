@@ -63,7 +63,7 @@ server_cache_free(struct server_cache *sc)
 static int64_t
 expires_in_s(const struct token *tok, int64_t now_ms)
 {
-	int64_t left = tok->expires_at_ms - now_ms;
+	int64_t left = token_expires_at(tok, now_ms) - now_ms;
 
 	return left > 0 ? left / 1000 : 0;
 }

@@ -27,8 +27,13 @@ struct iam_source {
 int64_t
 source_rds_min_valid_ms(const struct token_def *def)
 {
-	return def->min_remaining_ms > MIN_VALID_FLOOR_MS ? def->min_remaining_ms
-	                                                  : MIN_VALID_FLOOR_MS;
+	struct token_timing t;
+
+	/* The token is served until min_remaining before the credentials
+	 * expire: credentials closer to it than that are refreshed first. */
+	token_timing_derive(def, SIGV4_IAM_TOKEN_TTL_S * 1000LL, &t);
+	return t.min_remaining_ms > MIN_VALID_FLOOR_MS ? t.min_remaining_ms
+	                                               : MIN_VALID_FLOOR_MS;
 }
 
 static void
@@ -36,7 +41,9 @@ sign_with(struct iam_source *s, struct aws_credentials *cr, struct token_result 
 {
 	struct sigv4_creds sc;
 	int64_t signed_ms = aws_creds_now_ms(s->creds);
-	int64_t skew = aws_creds_skew_ms(s->creds);
+	/* Skew under the correction threshold is not corrected when signing,
+	 * but AWS's clock ahead of ours shortens the token's life. */
+	int64_t skew = aws_creds_skew_ms(s->creds) + aws_creds_skew_residual_ms(s->creds);
 	int64_t time_s = signed_ms / 1000, exp;
 	char *tok;
 
@@ -58,6 +65,9 @@ sign_with(struct iam_source *s, struct aws_credentials *cr, struct token_result 
 		exp = cr->expiration_ms;
 	res->issued_at_ms = signed_ms - skew;
 	res->expires_at_ms = exp - skew;
+	/* min_remaining and the refresh follow the token's own 15 minutes,
+	 * not what the credentials leave of them. */
+	res->lifetime_ms = SIGV4_IAM_TOKEN_TTL_S * 1000LL;
 	res->origin = TOKEN_ORIGIN_SIGNER;
 	res->token_type[0] = '\0';
 }

@@ -26,6 +26,15 @@ timeutil_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+timeutil_boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Reads exactly n digits. */
 static int
 digits(const char **p, int n, int *out)
@@ -57,12 +66,12 @@ timeutil_parse_iso8601(const char *s, int64_t *epoch_s)
 	const char *p = s;
 	int y, mo, d, h, mi, se, off = 0;
 
-	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
-	    *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+	    digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
 		return -1;
 	p++;
-	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) ||
-	    *p++ != ':' || digits(&p, 2, &se))
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+	    digits(&p, 2, &se))
 		return -1;
 	if (*p == '.') {
 		p++;
@@ -111,7 +120,7 @@ timeutil_parse_http_date(const char *s, int64_t *epoch_s)
 
 	/* "Mon, 01 Jan 2024 00:00:00 GMT" */
 	if (sscanf(s, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, mon,
-		   &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	           &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
 	    n == 0 || s[n] != '\0')
 		return -1;
 	m = strstr(months, mon);

@@ -1,5 +1,5 @@
 /* timeutil.h - clocks and the time formats AWS and HTTP use. Pure except
- * for the two clock reads. */
+ * for the clock reads. */
 #ifndef TOKEND_TIMEUTIL_H
 #define TOKEND_TIMEUTIL_H
 
@@ -11,6 +11,10 @@
 int64_t timeutil_wall_ms(void);
 /* CLOCK_MONOTONIC in milliseconds, for measuring durations. */
 int64_t timeutil_mono_ms(void);
+/* CLOCK_BOOTTIME in milliseconds: monotonic, and it counts the time the
+ * machine was suspended, which CLOCK_MONOTONIC (libevent's timers) does
+ * not. What a value's life is measured on besides the wall clock. */
+int64_t timeutil_boot_ms(void);
 
 /* "2024-01-01T06:03:31Z", with optional fractional seconds and a numeric
  * offset ("+02:00"), to epoch seconds. 0 or -1. */

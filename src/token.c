@@ -5,6 +5,15 @@
  * the value falls under min_remaining and drops it: from then on the
  * token answers 503 until a new value arrives. Expiries are wall times
  * (they come from issuers as such); delays are their distance from now.
+ *
+ * The loop's timers run on CLOCK_MONOTONIC, which neither follows steps
+ * of the wall clock nor counts a suspend. So a value also gets a deadline
+ * on CLOCK_BOOTTIME when it arrives, and it is served only while both
+ * clocks allow it (token_servable): stepping the wall clock back cannot
+ * stretch its life, stepping it forward (or resuming) cuts it at once.
+ * Timers are re-armed when the wall clock is set
+ * (token_table_clock_stepped), and a reader that finds a value held past
+ * its expiry starts the fetch the timers missed (token_expired_seen).
  */
 #include "token.h"
 
@@ -20,11 +29,8 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define BACKOFF_BASE_MS   1000
-#define BACKOFF_CAP_MS    60000
-#define SHORT_LIFETIME_MS (10 * 60 * 1000)
-#define MIN_REMAINING_MS  (60 * 1000)
-#define MIN_GAP_FLOOR_MS  10
+#define BACKOFF_BASE_MS  1000
+#define MIN_GAP_FLOOR_MS 10
 
 struct token_table {
 	struct event_base *base;
@@ -33,62 +39,12 @@ struct token_table {
 	token_change_fn *observer;
 	void *observer_arg;
 	bool started;
-	uint64_t rng; /* splitmix64 state: jitter only, not security */
+	uint64_t rng;         /* splitmix64 state: jitter only, not security */
+	uint64_t generations; /* the last token generation handed out */
+	int64_t min_left_ms;  /* TOKEN_MIN_LEFT_MS but in tests */
 };
 
 static void token_fetch(struct token *tok);
-
-/* --- pure scheduling maths ---------------------------------------------- */
-
-void
-token_timing_derive(const struct token_def *def, int64_t lifetime_ms,
-                    struct token_timing *out)
-{
-	int64_t life = lifetime_ms > 0 ? lifetime_ms : 0;
-
-	out->refresh_before_ms =
-	        def->refresh_before_ms >= 0 ? def->refresh_before_ms : life / 3;
-	out->jitter_ms = def->jitter_ms >= 0 ? def->jitter_ms : life / 10;
-	if (def->min_remaining_ms >= 0)
-		out->min_remaining_ms = def->min_remaining_ms;
-	else
-		out->min_remaining_ms =
-		        life < SHORT_LIFETIME_MS ? life / 10 : MIN_REMAINING_MS;
-
-	if (out->refresh_before_ms < out->min_remaining_ms)
-		out->refresh_before_ms = out->min_remaining_ms;
-	if (out->refresh_before_ms >= life)
-		out->refresh_before_ms = life / 2;
-	if (out->jitter_ms > (life - out->refresh_before_ms) / 2)
-		out->jitter_ms = (life - out->refresh_before_ms) / 2;
-}
-
-int64_t
-token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
-                    const struct token_timing *timing, uint32_t rnd32)
-{
-	int64_t jitter = (int64_t)(((uint64_t)timing->jitter_ms * rnd32) >> 32);
-	int64_t at = expires_at_ms - timing->refresh_before_ms - jitter;
-
-	return at > now_ms ? at - now_ms : 0;
-}
-
-int64_t
-token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32)
-{
-	int64_t ceiling = BACKOFF_CAP_MS, delay;
-
-	/* 2^6 s already passes the cap: no shift can overflow. */
-	if (attempt < 6)
-		ceiling = (int64_t)BACKOFF_BASE_MS << attempt;
-	if (ceiling > BACKOFF_CAP_MS)
-		ceiling = BACKOFF_CAP_MS;
-	/* Uniform in [0, ceiling], both ends included. */
-	delay = (int64_t)(((uint64_t)(ceiling + 1) * rnd32) >> 32);
-	if (retry_after_ms > delay)
-		delay = retry_after_ms;
-	return delay;
-}
 
 /* --- names --------------------------------------------------------------- */
 
@@ -141,10 +97,24 @@ timer_arm(struct event *ev, int64_t delay_ms)
 	evtimer_add(ev, &tv);
 }
 
+/* How long the value lives from now, as the wall clock and CLOCK_BOOTTIME
+ * tell: the shorter of the two. */
 static int64_t
-servable_until(const struct token *tok)
+life_left(const struct token *tok, int64_t now)
 {
-	return tok->expires_at_ms - tok->timing.min_remaining_ms;
+	int64_t wall = tok->expires_at_ms - now, boot;
+
+	if (tok->boot_expires_at_ms == 0) /* a token built by hand (tests) */
+		return wall;
+	boot = tok->boot_expires_at_ms - timeutil_boot_ms();
+	return wall < boot ? wall : boot;
+}
+
+/* How long the value is still served from now (may be negative). */
+static int64_t
+serve_left(const struct token *tok, int64_t now)
+{
+	return life_left(tok, now) - tok->timing.min_remaining_ms;
 }
 
 /* The closest two retries pulled in before expiry may come. */
@@ -156,6 +126,16 @@ min_gap(const struct token *tok)
 	if (gap < MIN_GAP_FLOOR_MS)
 		gap = MIN_GAP_FLOOR_MS;
 	return gap < BACKOFF_BASE_MS ? gap : BACKOFF_BASE_MS;
+}
+
+/* The narrowest window retries before expiry are drawn from: a quarter
+ * of the span between the planned refresh and the end of serving. */
+static int64_t
+min_window(const struct token *tok)
+{
+	int64_t w = (tok->timing.refresh_before_ms - tok->timing.min_remaining_ms) / 4;
+
+	return w > min_gap(tok) ? w : min_gap(tok);
 }
 
 static void
@@ -186,19 +166,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-on_expiry(evutil_socket_t fd, short what, void *arg)
+expire(struct token *tok)
 {
-	struct token *tok = arg;
-	int64_t now = timeutil_wall_ms();
-
-	if (tok->value == NULL)
-		return;
-	/* The loop's timers run on the monotonic clock: if the wall clock
-	 * lags, wait for it. */
-	if (now < servable_until(tok)) {
-		timer_arm(tok->expiry_timer, servable_until(tok) - now);
-		return;
-	}
 	drop_value(tok);
 	tok->state = TOKEN_EXPIRED;
 	tlog_error(tok,
@@ -210,13 +179,31 @@ on_expiry(evutil_socket_t fd, short what, void *arg)
 	notify(tok);
 }
 
+static void
+on_expiry(evutil_socket_t fd, short what, void *arg)
+{
+	struct token *tok = arg;
+	int64_t left;
+
+	if (tok->value == NULL)
+		return;
+	/* The loop's timers run on the monotonic clock, which may run ahead
+	 * of both others (a wall clock that lags, a suspend not yet seen). */
+	left = serve_left(tok, timeutil_wall_ms());
+	if (left > 0) {
+		timer_arm(tok->expiry_timer, left);
+		return;
+	}
+	expire(tok);
+}
+
 /* --- fetch results ------------------------------------------------------- */
 
 static void
 fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 {
-	int64_t now = timeutil_wall_ms(), delay, left;
-	bool serving = tok->value != NULL && now < servable_until(tok);
+	int64_t now = timeutil_wall_ms(), delay, left = 0;
+	bool serving = tok->value != NULL && serve_left(tok, now) > 0;
 
 	tok->failures++;
 	tok->failures_by_code[err->code <= ERR_INTERNAL ? err->code : ERR_INTERNAL]++;
@@ -225,18 +212,15 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 	tok->last_error_at_ms = now;
 	if (retry_after_ms > 0)
 		tok->retry_not_before_ms = now + retry_after_ms;
-	delay = token_backoff_delay(tok->attempt - 1, retry_after_ms,
-	                            table_rnd32(tok->table));
-	/* Backing off past the moment the value stops being served would
-	 * skip the last chances to replace it in time: such a retry comes at
-	 * half the time left instead, and so on, while the retries stay at
-	 * least min_gap apart. A retry due within min_gap of that moment
-	 * counts as past it: it would race the expiry timer and could not
-	 * finish in time. After that moment the backoff runs free, so the
-	 * token comes back when the issuer does. */
-	left = servable_until(tok) - now;
-	if (serving && delay > left - min_gap(tok) && left / 2 >= min_gap(tok))
-		delay = left / 2 > retry_after_ms ? left / 2 : retry_after_ms;
+	/* While a value is served, retries are drawn from windows that end
+	 * min_gap before it stops being served (a retry later than that
+	 * could not finish in time) but do not shrink onto that moment: a
+	 * fleet sharing the value shares it. After it the backoff runs free,
+	 * so the token comes back when the issuer does. */
+	if (serving)
+		left = serve_left(tok, now) - min_gap(tok);
+	delay = token_retry_delay(tok->attempt - 1, retry_after_ms, left, min_window(tok),
+	                          table_rnd32(tok->table));
 	if (serving)
 		tlog_warn(tok,
 		          "fetch failed (attempt %u): %s; retrying in %" PRId64
@@ -272,31 +256,56 @@ warn_timing(struct token *tok, const struct token_timing *t, int64_t lifetime_ms
 }
 
 static void
-log_new_value(struct token *tok, int64_t now, int64_t refresh_in_ms)
+log_new_value(struct token *tok, int64_t now, int64_t refresh_in_ms, bool carried)
 {
 	char fp[LOG_FP_LEN], when[21];
 
 	log_fingerprint(tok->value->data, tok->value->len, fp);
 	timeutil_format_iso8601(tok->expires_at_ms / 1000, when);
 	tlog_info(tok,
-	          "new value %s (version %" PRIu64 ", from %s), expires %s (in %" PRId64
+	          "%s %s (version %" PRIu64 ", from %s), expires %s (in %" PRId64
 	          " s), refresh in %" PRId64 " s",
-	          fp, tok->version, token_origin_name(tok->origin), when,
+	          carried ? "value carried over by the reload:" : "new value", fp,
+	          tok->version, token_origin_name(tok->origin), when,
 	          (tok->expires_at_ms - now) / 1000, refresh_in_ms / 1000);
 }
 
-/* Takes res->value on success; -1 with err when the value is unusable. */
+/* The timing for a value: derived from its nominal lifetime, with the
+ * floor on what a served value has left. */
+static void
+value_timing(struct token *tok, const struct token_result *res, int64_t issued,
+             struct token_timing *t)
+{
+	int64_t life =
+	        res->lifetime_ms > 0 ? res->lifetime_ms : res->expires_at_ms - issued;
+
+	/* Credentials that expire before the token cut its life, not its
+	 * margins: min_remaining stays what the token's kind asks for. */
+	token_timing_derive(tok->def, life, t);
+	if (t->min_remaining_ms < tok->table->min_left_ms)
+		t->min_remaining_ms = tok->table->min_left_ms;
+	if (t->refresh_before_ms < t->min_remaining_ms)
+		t->refresh_before_ms = t->min_remaining_ms;
+}
+
+/* Takes res->value on success; -1 with err when the value is unusable.
+ * boot_expires: the value's deadline on CLOCK_BOOTTIME, 0 for a value
+ * that arrives now. */
 static int
-install(struct token *tok, struct token_result *res, int64_t now, struct err *err)
+install(struct token *tok, struct token_result *res, int64_t now, int64_t boot_expires,
+        struct err *err)
 {
 	struct token_timing t;
 	int64_t issued = res->issued_at_ms > 0 && res->issued_at_ms <= now
 	                         ? res->issued_at_ms
 	                         : now;
 	int64_t delay;
+	bool carried = boot_expires != 0;
 	char when[21];
 
-	token_timing_derive(tok->def, res->expires_at_ms - issued, &t);
+	value_timing(tok, res, issued, &t);
+	if (boot_expires == 0)
+		boot_expires = timeutil_boot_ms() + (res->expires_at_ms - now);
 	if (res->expires_at_ms - t.min_remaining_ms <= now) {
 		timeutil_format_iso8601(res->expires_at_ms / 1000, when);
 		return err_set(err, ERR_UNAVAILABLE,
@@ -313,6 +322,7 @@ install(struct token *tok, struct token_result *res, int64_t now, struct err *er
 	tok->token_type[sizeof(tok->token_type) - 1] = '\0';
 	tok->issued_at_ms = issued;
 	tok->expires_at_ms = res->expires_at_ms;
+	tok->boot_expires_at_ms = boot_expires;
 	tok->refreshed_at_ms = now;
 	tok->origin = res->origin;
 	tok->version++;
@@ -323,10 +333,11 @@ install(struct token *tok, struct token_result *res, int64_t now, struct err *er
 	err_clear(&tok->last_error);
 	tok->timing = t;
 	tok->state = TOKEN_VALID;
-	delay = token_refresh_delay(now, tok->expires_at_ms, &t, table_rnd32(tok->table));
+	delay = token_refresh_delay(now, now + life_left(tok, now), &t,
+	                            table_rnd32(tok->table));
 	timer_arm(tok->timer, delay);
-	timer_arm(tok->expiry_timer, servable_until(tok) - now);
-	log_new_value(tok, now, delay);
+	timer_arm(tok->expiry_timer, serve_left(tok, now));
+	log_new_value(tok, now, delay, carried);
 	return 0;
 }
 
@@ -336,9 +347,9 @@ on_fetch_done(struct token_result *res, void *arg)
 	struct token *tok = arg;
 	struct err err;
 
-	/* A result nobody waits for (the token was removed, or the source
-	 * broke its contract) is dropped. */
-	if (!tok->fetching || tok->removed) {
+	/* A result nobody waits for (the source broke its contract: a
+	 * removed token cancels its fetch) is dropped. */
+	if (!tok->fetching) {
 		secret_unref(res->value);
 		res->value = NULL;
 		return;
@@ -349,7 +360,7 @@ on_fetch_done(struct token_result *res, void *arg)
 	} else if (res->value == NULL) {
 		err_set(&err, ERR_INTERNAL, "%s returned no value",
 		        tok->source.ops->name);
-	} else if (install(tok, res, timeutil_wall_ms(), &err) == 0) {
+	} else if (install(tok, res, timeutil_wall_ms(), 0, &err) == 0) {
 		notify(tok);
 		return;
 	}
@@ -375,7 +386,7 @@ token_fetch(struct token *tok)
 		return;
 	}
 	tlog_debug(tok, "fetching from %s", ops->name);
-	if (tok->value != NULL && timeutil_wall_ms() < servable_until(tok) &&
+	if (tok->value != NULL && serve_left(tok, timeutil_wall_ms()) > 0 &&
 	    tok->state != TOKEN_REFRESHING) {
 		tok->state = TOKEN_REFRESHING;
 		notify(tok);
@@ -387,7 +398,7 @@ token_refresh_now(struct token *tok, struct err *err)
 {
 	int64_t now = timeutil_wall_ms();
 
-	if (tok->removed || !tok->table->started)
+	if (!tok->table->started)
 		return err_set(err, ERR_UNAVAILABLE, "token %s is not started",
 		               tok->name);
 	if (tok->fetching)
@@ -413,13 +424,14 @@ token_servable(const struct token *tok, int64_t now_ms, struct err *why)
 	const char *sep = tok->last_error.code != ERR_OK ? "; last error: " : "";
 	char when[21];
 
-	if (tok->value != NULL && now_ms < servable_until(tok))
+	if (tok->value != NULL && serve_left(tok, now_ms) > 0)
 		return true;
 	if (tok->version == 0) {
 		err_set(why, ERR_UNAVAILABLE, "%s has no value yet (%s)%s%s", tok->name,
 		        token_state_name(tok->state), sep, tok->last_error.msg);
 	} else {
-		timeutil_format_iso8601(servable_until(tok) / 1000, when);
+		timeutil_format_iso8601(
+		        (tok->expires_at_ms - tok->timing.min_remaining_ms) / 1000, when);
 		err_set(why, ERR_UNAVAILABLE, "%s expired at %s%s%s", tok->name, when,
 		        sep, tok->last_error.msg);
 	}
@@ -434,6 +446,7 @@ token_table_new(struct event_base *base)
 	struct token_table *table = xcalloc(1, sizeof(*table));
 
 	table->base = base;
+	table->min_left_ms = TOKEN_MIN_LEFT_MS;
 	/* Jitter spreads a fleet's refreshes: seeds must differ per process. */
 	if (getrandom(&table->rng, sizeof(table->rng), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(table->rng))
@@ -447,7 +460,6 @@ token_destroy(struct token *tok)
 {
 	const struct token_source_ops *ops = tok->source.ops;
 
-	tok->removed = true;
 	if (tok->fetching && ops != NULL && ops->cancel != NULL)
 		ops->cancel(tok->source.impl);
 	tok->fetching = false;
@@ -478,6 +490,7 @@ token_create(struct token_table *table, const struct token_def *def,
 	struct token *tok = xcalloc(1, sizeof(*tok));
 
 	tok->name = xstrdup(def->name);
+	tok->generation = ++table->generations;
 	tok->def = def;
 	tok->table = table;
 	tok->state = TOKEN_EMPTY;
@@ -523,7 +536,8 @@ carry_value(struct token *tok, const struct token *old, int64_t now)
 	res.expires_at_ms = old->expires_at_ms;
 	res.origin = old->origin;
 	tok->version = old->version - 1; /* install() counts it back up */
-	if (install(tok, &res, now, &err) == -1) {
+	/* The value keeps its deadline on CLOCK_BOOTTIME too. */
+	if (install(tok, &res, now, old->boot_expires_at_ms, &err) == -1) {
 		secret_unref(res.value);
 		tok->version = old->version;
 		return false;
@@ -548,8 +562,10 @@ token_table_replace(struct token_table *table, struct token *old,
 	/* After the carry, which is no new value: counters run on. */
 	tok->refreshes = old->refreshes;
 	tok->failures = old->failures;
-	memcpy(tok->failures_by_code, old->failures_by_code, sizeof(tok->failures_by_code));
-	memcpy(tok->values_by_origin, old->values_by_origin, sizeof(tok->values_by_origin));
+	memcpy(tok->failures_by_code, old->failures_by_code,
+	       sizeof(tok->failures_by_code));
+	memcpy(tok->values_by_origin, old->values_by_origin,
+	       sizeof(tok->values_by_origin));
 	for (size_t i = 0; i < table->n; i++)
 		if (table->tokens[i] == old)
 			table->tokens[i] = tok;
@@ -619,4 +635,67 @@ token_table_set_observer(struct token_table *table, token_change_fn *fn, void *a
 {
 	table->observer = fn;
 	table->observer_arg = arg;
+}
+
+void
+token_table_set_min_left(struct token_table *table, int64_t ms)
+{
+	table->min_left_ms = ms;
+}
+
+int64_t
+token_expires_at(const struct token *tok, int64_t now_ms)
+{
+	int64_t by_boot = now_ms + life_left(tok, now_ms);
+
+	/* The two clocks read a few ms apart: only a real difference (a step
+	 * back of the wall clock) changes what clients are told. */
+	return by_boot < tok->expires_at_ms - 1000 ? by_boot : tok->expires_at_ms;
+}
+
+/* The value is held past what the clocks allow: drop it, and fetch now
+ * unless a fetch is under way or the issuer asked to wait. */
+static void
+catch_up(struct token *tok, int64_t now)
+{
+	tlog_warn(tok, "value held past its expiry (the wall clock was set or the "
+	               "machine resumed): dropping it");
+	expire(tok);
+	evtimer_del(tok->expiry_timer);
+	if (!tok->fetching && tok->table->started)
+		timer_arm(tok->timer, tok->retry_not_before_ms - now);
+}
+
+void
+token_expired_seen(struct token *tok)
+{
+	int64_t now = timeutil_wall_ms();
+
+	if (tok->value != NULL && serve_left(tok, now) <= 0)
+		catch_up(tok, now);
+}
+
+void
+token_table_clock_stepped(struct token_table *table)
+{
+	int64_t now = timeutil_wall_ms(), delay;
+
+	for (size_t i = 0; i < table->n; i++) {
+		struct token *tok = table->tokens[i];
+
+		if (tok->value == NULL)
+			continue;
+		if (serve_left(tok, now) <= 0) {
+			catch_up(tok, now);
+			continue;
+		}
+		timer_arm(tok->expiry_timer, serve_left(tok, now));
+		/* A planned refresh moves with the clock; a retry keeps its
+		 * backoff; a fetch under way is left alone. */
+		if (tok->state != TOKEN_VALID || tok->fetching)
+			continue;
+		delay = token_refresh_delay(now, now + life_left(tok, now), &tok->timing,
+		                            table_rnd32(table));
+		timer_arm(tok->timer, delay);
+	}
 }

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "token_sched.h"
 
 struct event_base;
 struct event;
@@ -50,6 +51,10 @@ struct token_result {
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
 	enum token_origin origin;
+	/* The value's nominal lifetime when something else cut expires_at
+	 * short (the credentials that signed an IAM token expire first): the
+	 * timing is derived from it, not from the shortened life. 0: none. */
+	int64_t lifetime_ms;
 	int64_t retry_after_ms; /* > 0 when the peer said when to retry */
 	int http_status;        /* the issuer's status, 0 if none */
 };
@@ -75,15 +80,12 @@ struct token_source {
 	void *impl;
 };
 
-struct token_timing {
-	int64_t refresh_before_ms;
-	int64_t jitter_ms;
-	int64_t min_remaining_ms;
-};
-
 /* Read-only outside token.c. */
 struct token {
 	char *name;
+	/* Which token object this is: a reload rebuilds every token under
+	 * the same name with a new generation. Never 0. */
+	uint64_t generation;
 	const struct token_def *def; /* borrowed from the running config */
 	struct token_table *table;
 	enum token_state state;
@@ -92,6 +94,10 @@ struct token {
 	char token_type[32];
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
+	/* The same expiry on CLOCK_BOOTTIME, fixed when the value arrived: a
+	 * value is served only while both clocks allow it, so no step of the
+	 * wall clock (and no suspend) can stretch its life. */
+	int64_t boot_expires_at_ms;
 	int64_t refreshed_at_ms; /* wall time the value was installed */
 	uint64_t version;        /* 0: never had a value; +1 per new value */
 	struct err last_error;   /* ERR_OK when the last fetch succeeded */
@@ -108,7 +114,6 @@ struct token {
 	struct event *expiry_timer;  /* the value falls under min_remaining */
 	int64_t retry_not_before_ms; /* the issuer's Retry-After, as a wall time */
 	bool fetching;
-	bool removed;
 	bool timing_warned; /* the configured timing did not fit; said once */
 };
 
@@ -130,8 +135,8 @@ void token_table_remove(struct token_table *table, struct token *tok);
  * expiry carry over and only the refresh is rescheduled for def's timing;
  * otherwise a fetch starts at once (versions still continue from old's). */
 struct token *token_table_replace(struct token_table *table, struct token *old,
-				  const struct token_def *def, struct token_source src,
-				  bool keep_value);
+                                  const struct token_def *def, struct token_source src,
+                                  bool keep_value);
 void token_table_start(struct token_table *table);
 
 struct token *token_table_find(struct token_table *table, const char *name);
@@ -149,29 +154,30 @@ void token_table_set_observer(struct token_table *table, token_change_fn *fn, vo
  * or the table is not started (ERR_UNAVAILABLE). */
 int token_refresh_now(struct token *tok, struct err *err);
 
-/* True when tok's value may be served at now_ms: it exists and has at
- * least min_remaining left. Otherwise fills why (for the 503 reason). */
+/* True when tok's value may be served at wall time now_ms: it exists and
+ * has more than min_remaining (and at least TOKEN_MIN_LEFT_MS) left by the
+ * wall clock and by CLOCK_BOOTTIME. Otherwise fills why (the 503 reason). */
 bool token_servable(const struct token *tok, int64_t now_ms, struct err *why);
+/* The wall time the value expires at as far as both clocks tell: its
+ * expires_at, or earlier when the wall clock was stepped back since it
+ * arrived. What clients are told (expires_at, expires_in). */
+int64_t token_expires_at(const struct token *tok, int64_t now_ms);
+/* A reader found tok not servable. When its value is held past expiry
+ * (a clock step or a suspend the timers did not see) and no fetch is
+ * under way, the value is dropped and a fetch starts (from the loop, and
+ * not before the issuer's Retry-After). Otherwise nothing. */
+void token_expired_seen(struct token *tok);
+/* The wall clock was set (or the machine resumed): every timer is
+ * re-armed from the clocks as they now read. */
+void token_table_clock_stepped(struct token_table *table);
+
+/* No served token has less than this left: a client needs time to use
+ * it. Applies over min_remaining (also min_remaining = 0). */
+#define TOKEN_MIN_LEFT_MS 1000
+/* Tests with millisecond lifetimes lower the floor. */
+void token_table_set_min_left(struct token_table *table, int64_t ms);
 
 const char *token_state_name(enum token_state state);
 const char *token_origin_name(enum token_origin origin);
-
-/* Pure scheduling maths, unit tested. */
-
-/* Fills timing from def, deriving unset values from the value's lifetime:
- * refresh_before = lifetime/3, jitter = lifetime/10, min_remaining = 60 s
- * (lifetime/10 for lifetimes under 10 minutes). Then makes them fit the
- * lifetime: refresh_before is at least min_remaining (a value is renewed
- * before it stops being served) and, if it reaches the lifetime, half of
- * it; jitter is at most half of what remains before refresh_before. */
-void token_timing_derive(const struct token_def *def, int64_t lifetime_ms,
-                         struct token_timing *out);
-/* Delay until the next refresh: expires_at - refresh_before - jitter*rnd,
- * where rnd in [0,1) comes from rnd32/2^32; never negative. */
-int64_t token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
-                            const struct token_timing *timing, uint32_t rnd32);
-/* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)],
- * base 1 s, cap 60 s; at least retry_after_ms when the peer asked. */
-int64_t token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
 
 #endif

@@ -36,14 +36,15 @@ add_extras(json_t *o, const struct token_def *def)
 json_t *
 token_json_detail(const struct token *tok, int64_t now_ms)
 {
-	int64_t left = tok->expires_at_ms - now_ms;
+	int64_t exp = token_expires_at(tok, now_ms), left = exp - now_ms;
 	json_t *o = json_object();
 
 	json_object_set_new(o, "name", json_string(tok->name));
-	json_object_set_new(o, "type", json_string(config_token_type_name(tok->def->type)));
+	json_object_set_new(o, "type",
+	                    json_string(config_token_type_name(tok->def->type)));
 	json_object_set_new(o, "token", json_stringn(tok->value->data, tok->value->len));
 	json_object_set_new(o, "token_type", json_string(tok->token_type));
-	json_object_set_new(o, "expires_at", json_integer(secs(tok->expires_at_ms)));
+	json_object_set_new(o, "expires_at", json_integer(secs(exp)));
 	json_object_set_new(o, "expires_in", json_integer(left > 0 ? secs(left) : 0));
 	json_object_set_new(o, "issued_at", json_integer(secs(tok->issued_at_ms)));
 	json_object_set_new(o, "version", json_integer((json_int_t)tok->version));
@@ -56,18 +57,27 @@ json_t *
 token_json_summary(const struct token *tok, int64_t now_ms)
 {
 	json_t *o = json_object();
-	int64_t left = tok->expires_at_ms - now_ms;
+	int64_t exp = token_expires_at(tok, now_ms), left = exp - now_ms;
+	enum token_state state = tok->state;
+
+	/* A value held past its expiry (a clock step not yet handled) is
+	 * not called valid. */
+	if (tok->value != NULL && !token_servable(tok, now_ms, NULL))
+		state = TOKEN_EXPIRED;
 
 	json_object_set_new(o, "name", json_string(tok->name));
-	json_object_set_new(o, "type", json_string(config_token_type_name(tok->def->type)));
-	json_object_set_new(o, "state", json_string(token_state_name(tok->state)));
+	json_object_set_new(o, "type",
+	                    json_string(config_token_type_name(tok->def->type)));
+	json_object_set_new(o, "state", json_string(token_state_name(state)));
 	json_object_set_new(o, "version", json_integer((json_int_t)tok->version));
 	if (tok->version > 0) {
-		json_object_set_new(o, "expires_at", json_integer(secs(tok->expires_at_ms)));
-		json_object_set_new(o, "expires_in", json_integer(left > 0 ? secs(left) : 0));
+		json_object_set_new(o, "expires_at", json_integer(secs(exp)));
+		json_object_set_new(o, "expires_in",
+		                    json_integer(left > 0 ? secs(left) : 0));
 		json_object_set_new(o, "refreshed_at",
-				    json_integer(secs(tok->refreshed_at_ms)));
-		json_object_set_new(o, "source", json_string(token_origin_name(tok->origin)));
+		                    json_integer(secs(tok->refreshed_at_ms)));
+		json_object_set_new(o, "source",
+		                    json_string(token_origin_name(tok->origin)));
 	} else {
 		json_object_set_new(o, "expires_at", json_null());
 		json_object_set_new(o, "expires_in", json_null());

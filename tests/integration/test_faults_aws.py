@@ -221,7 +221,10 @@ def test_credentials_that_expire_early_bound_the_token(ecs, tokend_factory):
     """Credentials living 6 s: every token is bounded by its credentials'
     Expiration, and new credentials are fetched before the old expire."""
     ecs.set_lifetime(6)
-    tokend = tokend_factory(RDS_CONF, env=rds_env(ecs), wait_ready=False)
+    # min_remaining follows the token's 15 min (60 s), more than 6 s
+    # credentials ever have: a margin that fits them.
+    tokend = tokend_factory(RDS_CONF + "min_remaining = 1s\n", env=rds_env(ecs),
+                            wait_ready=False)
     served(tokend, "db")
     seen = {}
     deadline = time.monotonic() + 10

@@ -261,7 +261,9 @@ def _observe(tokend, seconds):
 
 def test_tokens_follow_rotating_credentials(tokend_factory, ecs):
     ecs.set_lifetime(CRED_LIFETIME_S)
-    tokend = tokend_factory(RDS_CONF, env=harness.aws_env(ecs=ecs))
+    # min_remaining follows the token's 15 min (60 s): 20 s credentials
+    # need a margin that fits them.
+    tokend = tokend_factory(RDS_CONF + "min_remaining = 1s\n", env=harness.aws_env(ecs=ecs))
     seen = _observe(tokend, WATCH_S)
     end = time.time()
     issued = {c["akid"]: c for c in ecs.issued()}

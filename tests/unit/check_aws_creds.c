@@ -456,22 +456,27 @@ END_TEST
 
 static const struct {
 	int64_t now, exp, want;
+	bool session;
 } refresh_cases[] = {
-	{ 0, 0, -1 },                              /* static keys: never */
-	{ 0, 60 * MIN_MS, 55 * MIN_MS },           /* an hour: 5 min ahead */
-	{ 0, 15 * MIN_MS, 10 * MIN_MS },           /* exactly 15 min: 5 min ahead */
-	{ 0, 14 * MIN_MS, 7 * MIN_MS },            /* shorter: half what is left */
-	{ 1000, 21000, 11000 },                    /* 20-second test credentials */
-	{ 0, 1500, 1000 },                         /* never sooner than 1 s */
-	{ 5000, 4000, 6000 },                      /* already expired: 1 s */
-	{ 10 * MIN_MS, 70 * MIN_MS, 65 * MIN_MS }, /* offsets are absolute */
+	{ 0, 0, -1, false },                    /* static keys: never */
+	{ 0, 0, 15 * MIN_MS, true },            /* a session without expiry */
+	{ 5000, 0, 5000 + 15 * MIN_MS, true },  /* ... read again every 15 min */
+	{ 0, 60 * MIN_MS, 55 * MIN_MS, true },  /* a session that says when */
+	{ 0, 60 * MIN_MS, 55 * MIN_MS, false }, /* an hour: 5 min ahead */
+	{ 0, 15 * MIN_MS, 10 * MIN_MS, false }, /* exactly 15 min: 5 min ahead */
+	{ 0, 14 * MIN_MS, 7 * MIN_MS, false },  /* shorter: half what is left */
+	{ 1000, 21000, 11000, false },          /* 20-second test credentials */
+	{ 0, 1500, 1000, false },               /* never sooner than 1 s */
+	{ 5000, 4000, 6000, false },            /* already expired: 1 s */
+	{ 10 * MIN_MS, 70 * MIN_MS, 65 * MIN_MS, false }, /* offsets are absolute */
 };
 
 START_TEST(test_refresh_at)
 {
-	ck_assert_int_eq(
-	        aws_creds_refresh_at(refresh_cases[_i].now, refresh_cases[_i].exp),
-	        refresh_cases[_i].want);
+	ck_assert_int_eq(aws_creds_refresh_at(refresh_cases[_i].now,
+	                                      refresh_cases[_i].exp,
+	                                      refresh_cases[_i].session),
+	                 refresh_cases[_i].want);
 }
 END_TEST
 

@@ -299,6 +299,8 @@ setup(void)
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
 	table = token_table_new(base);
+	/* Lifetimes here are milliseconds: no floor on what is left. */
+	token_table_set_min_left(table, 0);
 	token_table_set_observer(table, observe, NULL);
 	memset(&def, 0, sizeof(def));
 	def.name = "t";
