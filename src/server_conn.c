@@ -267,6 +267,8 @@ conn_dispatch(struct sconn *c)
 	c->dispatching = true;
 	c->l->h.on_request(c, &req, c->l->h.arg);
 	c->dispatching = false;
+	if (c->waiting)
+		log_debug("server: %s parked", sconn_target(c));
 	if (c->waiting && c->pu != NULL) {
 		c->parked = true; /* a long-poll, which keeps its own timer */
 		c->pu->polls++;
