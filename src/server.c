@@ -349,7 +349,7 @@ post_refresh(struct server *srv, struct sconn *c, const struct ucred *uc,
 	}
 	if (srv->refresh_check != NULL &&
 	    srv->refresh_check(tok, &err, srv->refresh_check_arg) == -1) {
-		refuse(srv, c, uc, 429, "refused", err.msg, err.msg);
+		refuse(srv, c, uc, 429, "budget_exhausted", err.msg, err.msg);
 		return;
 	}
 	if (token_refresh_now(tok, &err) == -1) {
