@@ -26,6 +26,11 @@
 #include "xalloc.h"
 
 #define HEADER_MS 10000 /* a request's bytes must all arrive within this */
+/* The body token_json_error("busy", ...) would make, as a constant: the
+ * transport sends it on a connection it refuses at accept. */
+#define BUSY_BODY                                                                        \
+	"{\"error\":\"busy\",\"message\":\"too many connections (from this user, or "    \
+	"in all); retry later\"}\n"
 
 /* A GET parked until its token has a version newer than newer_than. */
 struct waiter {
@@ -568,6 +573,8 @@ limits_of(const struct config_daemon *cfg, struct sconn_limits *lim)
 	lim->header_ms = HEADER_MS;
 	lim->max_conns = cfg->max_connections;
 	lim->max_conns_per_uid = cfg->max_connections_per_uid;
+	lim->busy_body = BUSY_BODY;
+	lim->busy_len = sizeof(BUSY_BODY) - 1;
 }
 
 struct server *

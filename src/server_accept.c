@@ -105,6 +105,7 @@ set_limits(struct sconn_listener *l, const struct sconn_limits *lim)
 {
 	l->lim = *lim;
 	l->lim.max_conns = clamp_conns(lim->max_conns);
+	sconn_make_busy(l);
 }
 
 /* --- accept ------------------------------------------------------------------ */
@@ -141,14 +142,14 @@ victim(struct sconn_listener *l, bool vip_ok)
 
 /* Makes room for a newcomer; false if there is none to make. */
 static bool
-make_room(struct sconn_listener *l, const struct sconn *c)
+make_room(struct sconn_listener *l, bool vip)
 {
-	bool over_plain = !c->vip && l->nplain >= l->lim.max_conns - vip_reserve(l);
+	bool over_plain = !vip && l->nplain >= l->lim.max_conns - vip_reserve(l);
 	struct sconn *v;
 
 	if (l->nconns < l->lim.max_conns && !over_plain)
 		return true;
-	if ((v = victim(l, c->vip)) == NULL)
+	if ((v = victim(l, vip)) == NULL)
 		return false;
 	/* An unprivileged newcomer over its share must free an unprivileged
 	 * slot, not a privileged one (victim() already skips those). */
@@ -157,41 +158,46 @@ make_room(struct sconn_listener *l, const struct sconn *c)
 	return true;
 }
 
-static const char *
-admit(struct sconn_listener *l, struct sconn *c)
+/* A newcomer over its uid's cap, or with no room to make: refused before
+ * anything is allocated for it, so that a flood costs an accept, a
+ * getsockopt and a send per connection. */
+static bool
+admit(struct sconn_listener *l, bool vip, const struct speer *pu)
 {
-	if (!c->vip && c->pu != NULL && c->pu->conns > l->lim.max_conns_per_uid)
-		return "too many connections from this user";
-	if (!make_room(l, c))
-		return "too many connections";
-	return NULL;
+	if (!vip && pu != NULL && pu->conns >= l->lim.max_conns_per_uid)
+		return false;
+	return make_room(l, vip);
 }
 
 static void
 conn_new(struct sconn_listener *l, int fd)
 {
-	struct sconn *c = xcalloc(1, sizeof(*c));
-	socklen_t slen = sizeof(c->peer);
-	const char *why;
+	struct ucred peer;
+	socklen_t slen = sizeof(peer);
+	bool peer_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &slen) == 0;
+	bool vip = peer_ok && l->h.is_vip != NULL && l->h.is_vip(peer.uid, l->h.arg);
+	struct sconn *c;
 
+	if (!admit(l, vip, peer_ok ? speers_find(l->peers, peer.uid) : NULL)) {
+		note(l, true);
+		sconn_refuse_fd(l, fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
 	c->l = l;
 	c->fd = fd;
-	c->peer_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &slen) == 0;
-	c->vip = c->peer_ok && l->h.is_vip != NULL && l->h.is_vip(c->peer.uid, l->h.arg);
-	if (c->peer_ok) {
-		c->pu = speers_get(l->peers, c->peer.uid);
+	c->peer = peer;
+	c->peer_ok = peer_ok;
+	c->vip = vip;
+	if (peer_ok) {
+		c->pu = speers_get(l->peers, peer.uid);
 		c->pu->conns++;
 	}
-	why = admit(l, c);
 	l->nconns++;
-	if (!c->vip)
+	if (!vip)
 		l->nplain++;
 	sconn_link_front(c);
 	sconn_start(c);
-	if (why != NULL) {
-		note(l, true);
-		sconn_fail(c, 503, why);
-	}
 }
 
 static void
@@ -252,6 +258,7 @@ sconn_listener_new(struct event_base *base, int fd, const struct sconn_limits *l
 			event_free(l->ev);
 		event_free(l->retry);
 		speers_free(l->peers);
+		free(l->busy);
 		free(l);
 		return NULL;
 	}
@@ -268,6 +275,7 @@ sconn_listener_free(struct sconn_listener *l)
 	event_free(l->ev);
 	event_free(l->retry);
 	speers_free(l->peers);
+	free(l->busy);
 	close(l->fd);
 	free(l);
 }

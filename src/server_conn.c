@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -491,25 +492,59 @@ conn_queue(struct sconn *c, const struct iovec *iov, int n, size_t done)
 	event_add(c->wev, NULL);
 }
 
+/* Every answer's head, whichever path sends it. */
+static int
+format_head(char *head, size_t size, int status, const char *ctype, const char *extra,
+            size_t len, const char *connection)
+{
+	char clen[48] = "";
+
+	if (status != 204 && status != 304)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
+	return snprintf(
+	        head, size,
+	        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+	        "%s%s%s\r\n",
+	        status, status_text(status), ctype, clen, extra != NULL ? extra : "",
+	        connection);
+}
+
+void
+sconn_make_busy(struct sconn_listener *l)
+{
+	char head[256];
+	int hl = format_head(head, sizeof(head), 503, "application/json", NULL,
+	                     l->lim.busy_len, "Connection: close\r\n");
+
+	free(l->busy);
+	l->busy_len = (size_t)hl + l->lim.busy_len;
+	l->busy = xmalloc(l->busy_len);
+	memcpy(l->busy, head, (size_t)hl);
+	memcpy(l->busy + hl, l->lim.busy_body, l->lim.busy_len);
+}
+
+void
+sconn_refuse_fd(struct sconn_listener *l, int fd)
+{
+	/* A client that does not read loses the answer, not our time. */
+	(void)send(fd, l->busy, l->busy_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	l->status_count[503]++;
+	close(fd);
+}
+
 void
 sconn_reply(struct sconn *c, int status, const char *ctype, const char *extra_headers,
             const void *body, size_t len)
 {
-	char head[512], clen[48] = "";
+	char head[512];
 	struct iovec iov[2];
 	ssize_t n;
 	int hl;
 
-	if (status != 204 && status != 304)
-		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
-	hl = snprintf(head, sizeof(head),
-	              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
-	              "%s%s%s\r\n",
-	              status, status_text(status), ctype, clen,
-	              extra_headers != NULL ? extra_headers : "",
-	              !c->keep_alive         ? "Connection: close\r\n"
-	              : c->p.http_minor == 0 ? "Connection: keep-alive\r\n"
-	                                     : "");
+	hl = format_head(head, sizeof(head), status, ctype, extra_headers, len,
+	                 !c->keep_alive         ? "Connection: close\r\n"
+	                 : c->p.http_minor == 0 ? "Connection: keep-alive\r\n"
+	                                        : "");
 	/* A head that does not fit (oversized extra headers) becomes a bodiless
 	 * 500 that ends the connection, as it says. */
 	if (hl < 0 || (size_t)hl >= sizeof(head)) {

@@ -52,6 +52,10 @@ struct sconn_limits {
 	int64_t header_ms; /* from accept, or a request's first byte, to its end */
 	int max_conns;     /* clamped to what RLIMIT_NOFILE leaves */
 	int max_conns_per_uid;
+	/* The JSON body of the 503 a connection refused at accept gets
+	 * (borrowed: copied into the ready-made answer). */
+	const char *busy_body;
+	size_t busy_len;
 };
 
 /* Called for each request; must answer it now or later with sconn_reply

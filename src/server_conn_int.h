@@ -57,6 +57,10 @@ struct sconn_listener {
 	struct event *ev;
 	struct event *retry;     /* out of descriptors: accept again later */
 	struct sconn_limits lim; /* max_conns as clamped */
+	/* The whole 503 for a connection refused at accept, made once: a
+	 * flood is refused with one send() each, nothing allocated. */
+	char *busy;
+	size_t busy_len;
 	struct sconn_hooks h;
 	struct sconn *conns, *tail;
 	int nconns;
@@ -79,6 +83,10 @@ void sconn_free(struct sconn *c, bool notify);
 /* Answers c's request with an error through the server's hook and closes
  * c once that is written. */
 void sconn_fail(struct sconn *c, int status, const char *msg);
+/* Makes l->busy from l->lim.busy_body. */
+void sconn_make_busy(struct sconn_listener *l);
+/* Sends l->busy on fd (never blocking), counts it, closes fd. */
+void sconn_refuse_fd(struct sconn_listener *l, int fd);
 
 /* server_accept.c */
 void sconn_link_front(struct sconn *c);
