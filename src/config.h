@@ -119,6 +119,8 @@ struct config_daemon {
 	int64_t startup_timeout_ms;
 	int max_connections;
 	int64_t idle_timeout_ms;
+	int max_connections_per_uid; /* root, tokend's uid, admin_uids: no cap */
+	int max_longpolls_per_uid;
 	size_t max_header_size;
 	size_t max_body_size;
 	uid_t *admin_uids;

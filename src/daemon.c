@@ -463,6 +463,21 @@ add_timers(struct daemon *d)
 	}
 }
 
+/* issuer_budget (tokend.conf(5)): past this month's budget a forced
+ * refresh is refused; scheduled refreshes go on, so the token never lapses. */
+static int
+refresh_check(struct token *tok, struct err *err, void *arg)
+{
+	(void)arg;
+	if (!store_ssm_budget_exceeded(&tok->source, timeutil_wall_ms()))
+		return 0;
+	return err_set(err, ERR_THROTTLED,
+	               "%s: issuer_budget (%lld issuer calls a month) is used up: "
+	               "forced refreshes are refused until next month; scheduled "
+	               "refreshes go on",
+	               tok->name, (long long)tok->def->issuer_budget);
+}
+
 int
 daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err)
 {
@@ -504,6 +519,7 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 		if (d->server == NULL)
 			return -1;
 		server_set_metrics(d->server, metrics_write, d);
+		server_set_refresh_check(d->server, refresh_check, d);
 	}
 
 	token_table_set_observer(d->tokens, on_token_change, d);

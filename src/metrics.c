@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aws_creds.h"
@@ -20,10 +21,12 @@
 #include "store_ssm.h"
 #include "timeutil.h"
 #include "token.h"
+#include "xalloc.h"
 
 /* The statuses the local API answers with, all listed so that a series
  * exists (at 0) before its first request: rate() needs the start. */
-static const int api_codes[] = { 200, 202, 204, 400, 403, 404, 405, 409, 429, 503 };
+static const int api_codes[] = { 200, 202, 204, 400, 403, 404, 405,
+	                         409, 413, 429, 431, 500, 503 };
 
 void
 metrics_escape(struct evbuffer *out, const char *value)
@@ -91,6 +94,12 @@ ntokens(const struct daemon *d)
 	return d->tokens != NULL ? token_table_count(d->tokens) : 0;
 }
 
+/* The tokens whose series this scrape shows. */
+struct shown {
+	struct token **tok;
+	size_t n;
+};
+
 static bool
 from_issuer(const struct token *tok)
 {
@@ -118,16 +127,16 @@ write_daemon(struct evbuffer *out, const struct daemon *d)
 }
 
 static void
-write_token_states(struct evbuffer *out, struct daemon *d, int64_t now)
+write_token_states(struct evbuffer *out, const struct shown *sh, int64_t now)
 {
 	static const char *const e = "tokend_token_expiry_seconds",
 	                         *st = "tokend_token_state", *v = "tokend_token_version";
-	size_t i, n = ntokens(d);
+	size_t i, n = sh->n;
 
 	family(out, e, "gauge",
 	       "Seconds until the token's value expires (only with a value).");
 	for (i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 		const char *l[] = { "token", tok->name, NULL };
 
 		if (tok->value != NULL)
@@ -136,7 +145,7 @@ write_token_states(struct evbuffer *out, struct daemon *d, int64_t now)
 	family(out, st, "gauge",
 	       "The token's state: 1 for the current one, 0 for the others.");
 	for (i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 
 		for (int s = TOKEN_EMPTY; s <= TOKEN_EXPIRED; s++) {
 			const char *l[] = { "token", tok->name, "state",
@@ -147,7 +156,7 @@ write_token_states(struct evbuffer *out, struct daemon *d, int64_t now)
 	}
 	family(out, v, "gauge", "The version of the token's value (0: never had one).");
 	for (i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 		const char *l[] = { "token", tok->name, NULL };
 
 		sample_u64(out, v, l, tok->version);
@@ -167,15 +176,15 @@ origin_listed(const struct token *tok, enum token_origin o)
 }
 
 static void
-write_token_counts(struct evbuffer *out, struct daemon *d)
+write_token_counts(struct evbuffer *out, const struct shown *sh)
 {
 	static const char *const r = "tokend_token_refreshes_total",
 	                         *f = "tokend_token_failures_total";
-	size_t i, n = ntokens(d);
+	size_t i, n = sh->n;
 
 	family(out, r, "counter", "New values installed, by where they came from.");
 	for (i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 
 		for (int o = TOKEN_ORIGIN_ISSUER; o <= TOKEN_ORIGIN_SIGNER; o++) {
 			const char *l[] = { "token", tok->name, "source",
@@ -187,7 +196,7 @@ write_token_counts(struct evbuffer *out, struct daemon *d)
 	}
 	family(out, f, "counter", "Failed fetches, by reason (only reasons seen).");
 	for (i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 
 		for (int c = ERR_OK + 1; c <= ERR_INTERNAL; c++) {
 			const char *l[] = { "token", tok->name, "reason",
@@ -203,14 +212,14 @@ write_token_counts(struct evbuffer *out, struct daemon *d)
  * issuer minted (not those adopted from SSM); SSM trouble falls back to
  * the issuer, so every failed fetch is the issuer's. */
 static void
-write_issuer_calls(struct evbuffer *out, struct daemon *d)
+write_issuer_calls(struct evbuffer *out, const struct shown *sh)
 {
 	static const char *const name = "tokend_issuer_calls_total";
-	size_t n = ntokens(d);
+	size_t n = sh->n;
 
 	family(out, name, "counter", "Calls of the OAuth2 issuer by result.");
 	for (size_t i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
 		const char *ok[] = { "token", tok->name, "result", "ok", NULL };
 		const char *failed[] = { "token", tok->name, "result", "failed", NULL };
@@ -225,14 +234,14 @@ write_issuer_calls(struct evbuffer *out, struct daemon *d)
 }
 
 static void
-write_store_events(struct evbuffer *out, struct daemon *d)
+write_store_events(struct evbuffer *out, const struct shown *sh)
 {
 	static const char *const name = "tokend_ssm_store_events_total";
-	size_t n = ntokens(d);
+	size_t n = sh->n;
 
 	family(out, name, "counter", "SSM persistence and fleet coordination events.");
 	for (size_t i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
 		const struct {
 			const char *event;
@@ -258,15 +267,15 @@ write_store_events(struct evbuffer *out, struct daemon *d)
 /* The fleet-wide count of this month's issuer calls, as the json record
  * carries it (the value format has no room for it). */
 static void
-write_mints(struct evbuffer *out, struct daemon *d, int64_t now)
+write_mints(struct evbuffer *out, const struct shown *sh, int64_t now)
 {
 	static const char *const name = "tokend_issuer_mints_month";
-	size_t n = ntokens(d);
+	size_t n = sh->n;
 
 	family(out, name, "gauge",
 	       "Issuer calls this UTC month, fleet-wide, as last seen in SSM.");
 	for (size_t i = 0; i < n; i++) {
-		struct token *tok = token_table_at(d->tokens, i);
+		struct token *tok = sh->tok[i];
 		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
 		const char *l[] = { "token", tok->name, NULL };
 
@@ -386,17 +395,27 @@ write_api(struct evbuffer *out, const struct daemon *d)
 }
 
 void
-metrics_write(struct evbuffer *out, void *daemon)
+metrics_write(struct evbuffer *out, server_visible_fn *visible, const void *ctx,
+              void *daemon)
 {
 	struct daemon *d = daemon;
 	int64_t now = timeutil_wall_ms();
+	size_t n = ntokens(d);
+	struct shown sh = { .tok = xcalloc(n + 1, sizeof(*sh.tok)) };
 
+	for (size_t i = 0; i < n; i++) {
+		struct token *tok = token_table_at(d->tokens, i);
+
+		if (visible == NULL || visible(tok, ctx))
+			sh.tok[sh.n++] = tok;
+	}
 	write_daemon(out, d);
-	write_token_states(out, d, now);
-	write_token_counts(out, d);
-	write_issuer_calls(out, d);
-	write_store_events(out, d);
-	write_mints(out, d, now);
+	write_token_states(out, &sh, now);
+	write_token_counts(out, &sh);
+	write_issuer_calls(out, &sh);
+	write_store_events(out, &sh);
+	write_mints(out, &sh, now);
 	write_aws(out, d);
 	write_api(out, d);
+	free(sh.tok);
 }

@@ -2,7 +2,6 @@
  * access control by peer credentials, long-polls. */
 #include "server.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -15,10 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -27,14 +23,18 @@
 #include "server_cache.h"
 #include "server_conn.h"
 #include "server_socket.h"
+#include "server_target.h"
 #include "timeutil.h"
 #include "token.h"
 #include "token_json.h"
 #include "xalloc.h"
 
-#define LONGPOLL_MAX_S 300
-#define STATUS_MAX     600
-#define HEADER_MS      10000 /* a request's bytes must all arrive within this */
+#define HEADER_MS 10000 /* a request's bytes must all arrive within this */
+/* The body token_json_error("busy", ...) would make, as a constant: the
+ * transport sends it on a connection it refuses at accept. */
+#define BUSY_BODY                                                                        \
+	"{\"error\":\"busy\",\"message\":\"too many connections (from this user, or "    \
+	"in all); retry later\"}\n"
 
 /* A GET parked until its token has a version newer than newer_than. It
  * names its token, never points at it: a reload frees every token and
@@ -65,7 +65,6 @@ struct server {
 	void *metrics_arg;
 	server_refresh_check_fn *refresh_check;
 	void *refresh_check_arg;
-	uint64_t status_count[STATUS_MAX];
 };
 
 /* --- replies -------------------------------------------------------------- */
@@ -76,8 +75,6 @@ static void
 send_borrowed(struct server *srv, struct sconn *c, int status, const char *ctype,
               const char *extra, const char *body, size_t len)
 {
-	if (status >= 0 && status < STATUS_MAX)
-		srv->status_count[status]++;
 	log_debug("%s -> %d", sconn_target(c), status);
 	sconn_reply(c, status, ctype, extra, body, len);
 }
@@ -183,10 +180,44 @@ may_read(const struct server *srv, const struct ucred *uc, const struct token *t
 }
 
 static bool
+is_admin_uid(const struct server *srv, uid_t uid)
+{
+	return uid == 0 || uid == srv->self_uid ||
+	       uid_listed(uid, srv->cfg->admin_uids, srv->cfg->n_admin_uids);
+}
+
+static bool
 is_admin(const struct server *srv, const struct ucred *uc)
 {
-	return uc->uid == 0 || uc->uid == srv->self_uid ||
-	       uid_listed(uc->uid, srv->cfg->admin_uids, srv->cfg->n_admin_uids);
+	return is_admin_uid(srv, uc->uid);
+}
+
+/* Names, states and counters of a token: for those who may read it, and
+ * for admins (who run the health checks and scrape the metrics). */
+static bool
+may_see(const struct server *srv, const struct ucred *uc, const struct token *tok)
+{
+	return is_admin(srv, uc) || may_read(srv, uc, tok);
+}
+
+/* A refusal, logged (without the token) so that an operator can tell a
+ * misconfigured client from an intruder. */
+static void
+refuse(struct server *srv, struct sconn *c, const struct ucred *uc, int status,
+       const char *code, const char *msg, const char *why)
+{
+	log_notice("server: %s refused for uid %ld gid %ld pid %ld: %s (answered %d)",
+	           sconn_target(c), (long)uc->uid, (long)uc->gid, (long)uc->pid, why,
+	           status);
+	reply_error(srv, c, status, code, msg);
+}
+
+/* The one answer for a token that does not exist and one the peer may
+ * not read: names are not disclosed to whom nothing is allowed. */
+static void
+no_such_token(struct server *srv, struct sconn *c)
+{
+	reply_error(srv, c, 404, "not_found", "no such token");
 }
 
 /* --- long-polls ----------------------------------------------------------- */
@@ -298,86 +329,29 @@ server_token_removed(struct server *srv, struct token *tok)
 
 /* --- routes --------------------------------------------------------------- */
 
-struct query {
-	bool raw;
-	bool has_newer_than;
-	uint64_t newer_than;
-	long timeout_s;
-	bool accept_text;
-};
-
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno != 0 || *end != '\0' ? -1 : 0;
-}
-
-/* Only known parameters are accepted: a typo is a 400, not a silent
- * default. */
-static int
-parse_query(const char *q, struct query *out, const char **why)
-{
-	struct evkeyvalq params;
-	struct evkeyval *kv;
-	uint64_t v;
-	int rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	out->timeout_s = 30;
-	if (q == NULL)
-		return 0;
-	TAILQ_INIT(&params);
-	if (evhttp_parse_query_str(q, &params) != 0) {
-		*why = "malformed query string";
-		return -1;
-	}
-	TAILQ_FOREACH(kv, &params, next)
-	{
-		if (strcmp(kv->key, "format") == 0 && strcmp(kv->value, "raw") == 0) {
-			out->raw = true;
-		} else if (strcmp(kv->key, "format") == 0 &&
-		           strcmp(kv->value, "json") == 0) {
-			out->raw = false;
-		} else if (strcmp(kv->key, "newer_than") == 0 &&
-		           parse_u64(kv->value, &v) == 0) {
-			out->has_newer_than = true;
-			out->newer_than = v;
-		} else if (strcmp(kv->key, "timeout") == 0 &&
-		           parse_u64(kv->value, &v) == 0 && v <= LONGPOLL_MAX_S) {
-			out->timeout_s = (long)v;
-		} else {
-			*why = "unknown query parameter or bad value (format=raw|json, "
-			       "newer_than=VERSION, timeout=0..300)";
-			rc = -1;
-			break;
-		}
-	}
-	evhttp_clear_headers(&params);
-	return rc;
-}
-
 static void
 get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *tok,
-          const struct query *q)
+          const struct server_query *q)
 {
 	struct err why = { 0 };
 	bool raw = q->raw || q->accept_text;
 
 	if (!may_read(srv, uc, tok)) {
-		reply_error(srv, c, 403, "forbidden",
-		            "this peer may not read this token");
+		log_notice("server: %s refused for uid %ld gid %ld pid %ld: not allowed "
+		           "to read it (answered 404)",
+		           sconn_target(c), (long)uc->uid, (long)uc->gid, (long)uc->pid);
+		no_such_token(srv, c);
 		return;
 	}
 	if (q->has_newer_than && (tok->version <= q->newer_than ||
 	                          !token_servable(tok, timeutil_wall_ms(), NULL))) {
 		if (q->timeout_s == 0)
 			reply(srv, c, 204, "application/json", NULL, 0);
+		else if (!is_admin(srv, uc) &&
+		         sconn_peer_parked(c) >= srv->cfg->max_longpolls_per_uid)
+			refuse(srv, c, uc, 429, "too_many_requests",
+			       "too many long-polls from this user; retry later",
+			       "max_longpolls_per_uid reached");
 		else
 			park(srv, c, uc, tok, q->newer_than, q->timeout_s, raw);
 		return;
@@ -397,13 +371,21 @@ post_refresh(struct server *srv, struct sconn *c, const struct ucred *uc,
 {
 	struct err err = { 0 };
 
-	if (!is_admin(srv, uc) || !may_read(srv, uc, tok)) {
-		reply_error(srv, c, 403, "forbidden", "refresh needs an admin peer");
+	if (!may_read(srv, uc, tok)) {
+		log_notice("server: %s refused for uid %ld gid %ld pid %ld: not allowed "
+		           "to read it (answered 404)",
+		           sconn_target(c), (long)uc->uid, (long)uc->gid, (long)uc->pid);
+		no_such_token(srv, c);
+		return;
+	}
+	if (!is_admin(srv, uc)) {
+		refuse(srv, c, uc, 403, "forbidden", "refresh needs an admin peer",
+		       "not in admin_uids");
 		return;
 	}
 	if (srv->refresh_check != NULL &&
 	    srv->refresh_check(tok, &err, srv->refresh_check_arg) == -1) {
-		reply_error(srv, c, 429, "refused", err.msg);
+		refuse(srv, c, uc, 429, "budget_exhausted", err.msg, err.msg);
 		return;
 	}
 	if (token_refresh_now(tok, &err) == -1) {
@@ -431,8 +413,10 @@ list_tokens(struct server *srv, struct sconn *c, const struct ucred *uc)
 	reply_json(srv, c, 200, json_pack("{s:o}", "tokens", arr));
 }
 
+/* The status is for everyone (tokenctl health, the image's health check);
+ * the names waited for only for those who may see them. */
 static void
-readyz(struct server *srv, struct sconn *c)
+readyz(struct server *srv, struct sconn *c, const struct ucred *uc)
 {
 	size_t n = token_table_count(srv->tokens), off = 0;
 	int64_t now = timeutil_wall_ms();
@@ -446,7 +430,7 @@ readyz(struct server *srv, struct sconn *c)
 	for (size_t i = 0; i < n && off < sizeof(missing) - 1; i++) {
 		struct token *tok = token_table_at(srv->tokens, i);
 
-		if (!token_servable(tok, now, NULL)) {
+		if (!token_servable(tok, now, NULL) && may_see(srv, uc, tok)) {
 			int w = snprintf(missing + off, sizeof(missing) - off, " %s",
 			                 tok->name);
 			off += w > 0 ? (size_t)w : 0;
@@ -455,18 +439,33 @@ readyz(struct server *srv, struct sconn *c)
 	reply_error(srv, c, 503, "not_ready", missing);
 }
 
+struct viewer {
+	const struct server *srv;
+	const struct ucred *uc;
+};
+
+static bool
+viewer_sees(const struct token *tok, const void *ctx)
+{
+	const struct viewer *v = ctx;
+
+	return may_see(v->srv, v->uc, tok);
+}
+
+/* Token series only for the tokens the peer may see; the daemon's own
+ * series for everyone. */
 static void
-metrics(struct server *srv, struct sconn *c)
+metrics(struct server *srv, struct sconn *c, const struct ucred *uc)
 {
 	struct evbuffer *out = evbuffer_new();
+	struct viewer v = { srv, uc };
 	size_t len;
 
 	if (srv->metrics_fn != NULL)
-		srv->metrics_fn(out, srv->metrics_arg);
+		srv->metrics_fn(out, viewer_sees, &v, srv->metrics_arg);
 	len = evbuffer_get_length(out);
-	srv->status_count[200]++;
-	sconn_reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
-	            len ? evbuffer_pullup(out, -1) : (unsigned char *)"", len);
+	send_borrowed(srv, c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
+	              len ? (const char *)evbuffer_pullup(out, -1) : "", len);
 	evbuffer_free(out);
 }
 
@@ -487,7 +486,7 @@ method_not_allowed(struct server *srv, struct sconn *c, const char *allow)
 /* /v1/tokens/NAME[/refresh] */
 static void
 route_token(struct server *srv, struct sconn *c, const struct sconn_req *r,
-            const struct query *q)
+            const struct server_query *q)
 {
 	const struct ucred *uc = &r->peer;
 	const char *rest = r->path + 11;
@@ -497,14 +496,14 @@ route_token(struct server *srv, struct sconn *c, const struct sconn_req *r,
 	struct token *tok;
 
 	if (len == 0 || len >= sizeof(name)) {
-		reply_error(srv, c, 404, "not_found", "no such token");
+		no_such_token(srv, c);
 		return;
 	}
 	memcpy(name, rest, len);
 	name[len] = '\0';
 	if (!config_valid_token_name(name) ||
 	    (tok = token_table_find(srv->tokens, name)) == NULL) {
-		reply_error(srv, c, 404, "not_found", "no such token");
+		no_such_token(srv, c);
 		return;
 	}
 	if (slash == NULL) {
@@ -531,13 +530,16 @@ on_request(struct sconn *c, const struct sconn_req *r, void *arg)
 	const char *path = r->path;
 	bool get = r->method == SCONN_GET;
 	const char *why = "bad request";
-	struct query q;
+	struct server_query q;
 
 	if (!r->peer_ok) {
+		log_notice("server: %s refused: cannot read the peer's credentials "
+		           "(answered 403)",
+		           sconn_target(c));
 		reply_error(srv, c, 403, "forbidden", "cannot read peer credentials");
 		return;
 	}
-	if (parse_query(r->query, &q, &why) == -1) {
+	if (server_parse_query(r->query, &q, &why) == -1) {
 		reply_error(srv, c, 400, "bad_request", why);
 		return;
 	}
@@ -550,9 +552,9 @@ on_request(struct sconn *c, const struct sconn_req *r, void *arg)
 		get ? reply_json(srv, c, 200, json_pack("{s:s}", "status", "ok"))
 		    : method_not_allowed(srv, c, "GET");
 	} else if (strcmp(path, "/readyz") == 0) {
-		get ? readyz(srv, c) : method_not_allowed(srv, c, "GET");
+		get ? readyz(srv, c, &r->peer) : method_not_allowed(srv, c, "GET");
 	} else if (strcmp(path, "/metrics") == 0) {
-		get ? metrics(srv, c) : method_not_allowed(srv, c, "GET");
+		get ? metrics(srv, c, &r->peer) : method_not_allowed(srv, c, "GET");
 	} else {
 		reply_error(srv, c, 404, "not_found", "no such route");
 	}
@@ -572,6 +574,27 @@ on_conn_closed(struct sconn *c, void *arg)
 	}
 }
 
+/* The transport's own refusals (400, 413, 431; 503 at accept), answered
+ * and counted like every other answer. */
+static void
+on_transport_error(struct sconn *c, int status, const char *msg, void *arg)
+{
+	struct server *srv = arg;
+
+	reply_error(srv, c, status,
+	            status == 503   ? "busy"
+	            : status == 413 ? "too_large"
+	            : status == 431 ? "too_large"
+	                            : "bad_request",
+	            msg);
+}
+
+static bool
+on_is_vip(uid_t uid, void *arg)
+{
+	return is_admin_uid(arg, uid);
+}
+
 static void
 limits_of(const struct config_daemon *cfg, struct sconn_limits *lim)
 {
@@ -580,6 +603,9 @@ limits_of(const struct config_daemon *cfg, struct sconn_limits *lim)
 	lim->idle_ms = cfg->idle_timeout_ms;
 	lim->header_ms = HEADER_MS;
 	lim->max_conns = cfg->max_connections;
+	lim->max_conns_per_uid = cfg->max_connections_per_uid;
+	lim->busy_body = BUSY_BODY;
+	lim->busy_len = sizeof(BUSY_BODY) - 1;
 }
 
 struct server *
@@ -588,6 +614,11 @@ server_new(struct event_base *base, const struct config_daemon *cfg,
 {
 	struct server *srv = xcalloc(1, sizeof(*srv));
 	struct sconn_limits lim;
+	struct sconn_hooks hooks = { .on_request = on_request,
+		                     .on_error = on_transport_error,
+		                     .on_closed = on_conn_closed,
+		                     .is_vip = on_is_vip,
+		                     .arg = srv };
 	int fd = listen_fd;
 
 	srv->base = base;
@@ -603,8 +634,7 @@ server_new(struct event_base *base, const struct config_daemon *cfg,
 		evutil_make_socket_nonblocking(fd);
 	}
 	limits_of(cfg, &lim);
-	srv->listener =
-	        sconn_listener_new(base, fd, &lim, on_request, on_conn_closed, srv, err);
+	srv->listener = sconn_listener_new(base, fd, &lim, &hooks, err);
 	if (srv->listener == NULL) {
 		if (listen_fd < 0)
 			close(fd);
@@ -667,5 +697,5 @@ server_set_refresh_check(struct server *srv, server_refresh_check_fn *fn, void *
 uint64_t
 server_requests(const struct server *srv, int status)
 {
-	return status >= 0 && status < STATUS_MAX ? srv->status_count[status] : 0;
+	return sconn_listener_requests(srv->listener, status);
 }

@@ -5,10 +5,15 @@
  * token with ?format=raw or Accept: text/plain; long-poll with
  * ?newer_than=V&timeout=S), POST /v1/tokens/NAME/refresh (admin peers),
  * GET /healthz, GET /readyz, GET /metrics.
+ *
+ * A token the peer may not read is answered as if it did not exist (404);
+ * /metrics and /readyz name only the tokens the peer may read (admins see
+ * all). Forced refreshes pass the refresh check (issuer_budget) first.
  */
 #ifndef TOKEND_SERVER_H
 #define TOKEND_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -20,8 +25,12 @@ struct token_table;
 struct token;
 struct server;
 
-/* Writes the Prometheus text of GET /metrics into out. */
-typedef void server_metrics_fn(struct evbuffer *out, void *arg);
+/* True if the peer asking (ctx) may see tok's series. */
+typedef bool server_visible_fn(const struct token *tok, const void *ctx);
+/* Writes the Prometheus text of GET /metrics into out: the series of a
+ * token only if visible(tok, ctx). */
+typedef void server_metrics_fn(struct evbuffer *out, server_visible_fn *visible,
+                               const void *ctx, void *arg);
 /* Consulted before a forced refresh; -1 with err refuses it (429). */
 typedef int server_refresh_check_fn(struct token *tok, struct err *err, void *arg);
 

@@ -95,12 +95,18 @@ build(const struct token *tok, int64_t now_ms)
 	size_t len = strlen(s);
 	struct secret *body;
 
+	char *nl;
+
 	json_decref(doc);
-	s = xrealloc(s, len + 2);
-	s[len++] = '\n';
-	s[len] = '\0';
-	body = secret_new(s, len);
+	/* Copied, not grown with realloc: a moved block would leave an unwiped
+	 * copy of the token behind. */
+	nl = xmalloc(len + 2);
+	memcpy(nl, s, len);
 	secret_free_mem(s, len + 1);
+	nl[len++] = '\n';
+	nl[len] = '\0';
+	body = secret_new(nl, len);
+	secret_free_mem(nl, len + 1);
 	return body;
 }
 

@@ -11,118 +11,74 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "server_conn_int.h"
+#include "timeutil.h"
 #include "xalloc.h"
 
-#define READ_BUF     16384 /* shared by all connections */
-#define PEND_MAX     16384 /* input read ahead while a request is answered */
-#define MAX_HEADERS  100
-#define FIELD_MAX    32  /* longest header name we look at */
-#define ACCEPT_MAX   256 /* Accept value kept (the rest is ignored) */
-#define ACCEPT_BURST 64  /* accepts per wake-up, so serving goes on */
-
-struct sconn {
-	struct sconn_listener *l;
-	struct sconn *prev, *next;
-	int fd;
-	struct event *rev, *wev, *tev;
-	http_parser p;
-	struct ucred peer;
-	bool peer_ok;
-	/* the request being parsed or answered */
-	char *url; /* NUL-terminated; grown up to max_header_size */
-	size_t url_len, url_cap;
-	char field[FIELD_MAX + 1];
-	size_t field_len;
-	bool in_field, field_accept;
-	char accept[ACCEPT_MAX + 1];
-	size_t accept_len;
-	size_t hbytes, nheaders, body_bytes;
-	int err_status;   /* a limit broken in a callback */
-	bool in_msg;      /* a request has begun and is not complete */
-	bool waiting;     /* dispatched, not answered */
-	bool keep_alive;  /* of the request under way */
-	bool close_after; /* close once the output is written */
-	bool dispatching; /* inside the request callback */
-	/* output not yet written; wiped when written */
-	char *out;
-	size_t out_off, out_len;
-	/* input read while a request was answered */
-	char *pend;
-	size_t pend_off, pend_len;
-};
-
-struct sconn_listener {
-	struct event_base *base;
-	int fd;
-	struct event *ev;
-	struct event *retry; /* out of descriptors: accept again later */
-	struct sconn_limits lim;
-	sconn_request_fn *on_request;
-	sconn_closed_fn *on_closed;
-	void *arg;
-	struct sconn *conns;
-	int nconns;
-	bool paused;
-	http_parser_settings settings;
-	char buf[READ_BUF];
-};
+#define PEND_MAX    16384 /* input read ahead while a request is answered */
+#define MAX_HEADERS 100
 
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 
 /* --- timers ---------------------------------------------------------------- */
 
 static void
-conn_arm(struct sconn *c, int64_t ms)
+conn_arm_at(struct sconn *c, int64_t deadline)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	int64_t ms = deadline - timeutil_mono_ms();
+	struct timeval tv;
 
+	ms = ms > 0 ? ms : 0;
+	tv = (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	c->deadline = deadline;
 	evtimer_add(c->tev, &tv);
 }
 
+/* After an answer: the next request, all of it, within idle_ms. */
 static void
 conn_arm_idle(struct sconn *c)
 {
-	conn_arm(c, c->l->lim.idle_ms);
+	conn_arm_at(c, timeutil_mono_ms() + c->l->lim.idle_ms);
+}
+
+static int64_t
+first_request_ms(const struct sconn_limits *lim)
+{
+	return lim->header_ms < lim->idle_ms ? lim->header_ms : lim->idle_ms;
 }
 
 /* --- close ----------------------------------------------------------------- */
 
 static void
-listener_check(struct sconn_listener *l)
+conn_unpark(struct sconn *c)
 {
-	bool pause = l->nconns >= l->lim.max_conns;
-
-	if (pause == l->paused)
+	if (!c->parked)
 		return;
-	l->paused = pause;
-	if (pause) {
-		event_del(l->ev);
-		log_warn("max_connections (%d) reached: new clients wait until a "
-		         "connection closes",
-		         l->lim.max_conns);
-	} else {
-		event_add(l->ev, NULL);
-		log_info("below max_connections again: accepting");
-	}
+	c->parked = false;
+	c->pu->polls--;
 }
 
-static void
-conn_free(struct sconn *c, bool notify)
+void
+sconn_free(struct sconn *c, bool notify)
 {
 	struct sconn_listener *l = c->l;
 
-	if (notify && l->on_closed != NULL)
-		l->on_closed(c, l->arg);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		l->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	if (notify && l->h.on_closed != NULL)
+		l->h.on_closed(c, l->h.arg);
+	sconn_unlink(c);
+	if (c->pu != NULL) {
+		conn_unpark(c);
+		c->pu->conns--;
+		speers_put(l->peers, c->pu);
+	}
+	if (!c->vip)
+		l->nplain--;
+	l->nconns--;
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->tev);
@@ -137,16 +93,12 @@ conn_free(struct sconn *c, bool notify)
 	}
 	free(c->url);
 	free(c);
-	l->nconns--;
 }
 
 static void
 conn_close(struct sconn *c)
 {
-	struct sconn_listener *l = c->l;
-
-	conn_free(c, true);
-	listener_check(l);
+	sconn_free(c, true);
 }
 
 /* --- parser callbacks -------------------------------------------------------- */
@@ -172,9 +124,10 @@ cb_message_begin(http_parser *p)
 	c->in_field = c->field_accept = false;
 	c->hbytes = c->nheaders = c->body_bytes = 0;
 	c->in_msg = true;
-	/* Slowloris: the whole request must arrive within header_ms. */
-	conn_arm(c, c->l->lim.header_ms < c->l->lim.idle_ms ? c->l->lim.header_ms
-	                                                    : c->l->lim.idle_ms);
+	/* Slowloris: once begun, the request must be in within header_ms; the
+	 * deadline set at accept or at the last answer is never extended. */
+	if (timeutil_mono_ms() + c->l->lim.header_ms < c->deadline)
+		conn_arm_at(c, timeutil_mono_ms() + c->l->lim.header_ms);
 	return 0;
 }
 
@@ -210,11 +163,11 @@ cb_header_field(http_parser *p, const char *at, size_t len)
 		c->in_field = true;
 		c->field_len = 0;
 	}
-	if (c->field_len + len <= FIELD_MAX) {
+	if (c->field_len + len <= SCONN_FIELD_MAX) {
 		memcpy(c->field + c->field_len, at, len);
 		c->field_len += len;
 	} else {
-		c->field_len = FIELD_MAX + 1; /* not a name we look at */
+		c->field_len = SCONN_FIELD_MAX + 1; /* not a name we look at */
 	}
 	return 0;
 }
@@ -235,7 +188,7 @@ cb_header_value(http_parser *p, const char *at, size_t len)
 			c->accept_len = 0; /* the last Accept wins */
 	}
 	if (c->field_accept) {
-		room = ACCEPT_MAX - c->accept_len;
+		room = SCONN_ACCEPT_MAX - c->accept_len;
 		len = len < room ? len : room;
 		memcpy(c->accept + c->accept_len, at, len);
 		c->accept_len += len;
@@ -282,16 +235,12 @@ conn_method(const http_parser *p)
 	}
 }
 
-static void
-conn_reply_error(struct sconn *c, int status, const char *msg)
+void
+sconn_fail(struct sconn *c, int status, const char *msg)
 {
-	char body[160];
-	int n = snprintf(body, sizeof(body),
-	                 "{\"error\":\"bad_request\",\"message\":\"%s\"}\n", msg);
-
 	c->keep_alive = false;
 	c->waiting = true;
-	sconn_reply(c, status, "application/json", NULL, body, (size_t)n);
+	c->l->h.on_error(c, status, msg, c->l->h.arg);
 }
 
 static void
@@ -303,13 +252,13 @@ conn_dispatch(struct sconn *c)
 	int status;
 
 	if (c->p.http_major != 1) {
-		conn_reply_error(c, 400, "HTTP/1.x only");
+		sconn_fail(c, 400, "HTTP/1.x only");
 		return;
 	}
 	status = sconn_parse_target(c->url != NULL ? c->url : (char[]){ 0 }, c->url_len,
 	                            &req.path, &req.query);
 	if (status != 0) {
-		conn_reply_error(c, status, "bad request path");
+		sconn_fail(c, status, "bad request path");
 		return;
 	}
 	c->accept[c->accept_len] = '\0';
@@ -317,10 +266,16 @@ conn_dispatch(struct sconn *c)
 	                  strstr(c->accept, "application/json") == NULL;
 	c->waiting = true;
 	c->dispatching = true;
-	c->l->on_request(c, &req, c->l->arg);
+	c->l->h.on_request(c, &req, c->l->h.arg);
 	c->dispatching = false;
 	if (c->waiting)
-		evtimer_del(c->tev); /* a long-poll keeps its own timer */
+		log_debug("server: %s parked", sconn_target(c));
+	if (c->waiting && c->pu != NULL) {
+		c->parked = true; /* a long-poll, which keeps its own timer */
+		c->pu->polls++;
+	}
+	if (c->waiting)
+		evtimer_del(c->tev);
 }
 
 static bool
@@ -353,10 +308,10 @@ conn_feed(struct sconn *c, const char *data, size_t len)
 
 			log_debug("server: bad request (%s): %d", http_errno_name(e),
 			          status);
-			conn_reply_error(c, status,
-			                 status == 431   ? "request headers too large"
-			                 : status == 413 ? "request body too large"
-			                                 : "malformed request");
+			sconn_fail(c, status,
+			           status == 431   ? "request headers too large"
+			           : status == 413 ? "request body too large"
+			                           : "malformed request");
 			c->close_after = true;
 			return -1;
 		}
@@ -537,25 +492,59 @@ conn_queue(struct sconn *c, const struct iovec *iov, int n, size_t done)
 	event_add(c->wev, NULL);
 }
 
+/* Every answer's head, whichever path sends it. */
+static int
+format_head(char *head, size_t size, int status, const char *ctype, const char *extra,
+            size_t len, const char *connection)
+{
+	char clen[48] = "";
+
+	if (status != 204 && status != 304)
+		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
+	return snprintf(
+	        head, size,
+	        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
+	        "%s%s%s\r\n",
+	        status, status_text(status), ctype, clen, extra != NULL ? extra : "",
+	        connection);
+}
+
+void
+sconn_make_busy(struct sconn_listener *l)
+{
+	char head[256];
+	int hl = format_head(head, sizeof(head), 503, "application/json", NULL,
+	                     l->lim.busy_len, "Connection: close\r\n");
+
+	free(l->busy);
+	l->busy_len = (size_t)hl + l->lim.busy_len;
+	l->busy = xmalloc(l->busy_len);
+	memcpy(l->busy, head, (size_t)hl);
+	memcpy(l->busy + hl, l->lim.busy_body, l->lim.busy_len);
+}
+
+void
+sconn_refuse_fd(struct sconn_listener *l, int fd)
+{
+	/* A client that does not read loses the answer, not our time. */
+	(void)send(fd, l->busy, l->busy_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	l->status_count[503]++;
+	close(fd);
+}
+
 void
 sconn_reply(struct sconn *c, int status, const char *ctype, const char *extra_headers,
             const void *body, size_t len)
 {
-	char head[512], clen[48] = "";
+	char head[512];
 	struct iovec iov[2];
 	ssize_t n;
 	int hl;
 
-	if (status != 204 && status != 304)
-		snprintf(clen, sizeof(clen), "Content-Length: %zu\r\n", len);
-	hl = snprintf(head, sizeof(head),
-	              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-store\r\n"
-	              "%s%s%s\r\n",
-	              status, status_text(status), ctype, clen,
-	              extra_headers != NULL ? extra_headers : "",
-	              !c->keep_alive         ? "Connection: close\r\n"
-	              : c->p.http_minor == 0 ? "Connection: keep-alive\r\n"
-	                                     : "");
+	hl = format_head(head, sizeof(head), status, ctype, extra_headers, len,
+	                 !c->keep_alive         ? "Connection: close\r\n"
+	                 : c->p.http_minor == 0 ? "Connection: keep-alive\r\n"
+	                                        : "");
 	/* A head that does not fit (oversized extra headers) becomes a bodiless
 	 * 500 that ends the connection, as it says. */
 	if (hl < 0 || (size_t)hl >= sizeof(head)) {
@@ -564,12 +553,19 @@ sconn_reply(struct sconn *c, int status, const char *ctype, const char *extra_he
 		              "Content-Length: 0\r\nConnection: close\r\n\r\n");
 		c->keep_alive = false;
 		len = 0;
+		status = 500;
 	}
+	if (status >= 0 && status < SCONN_STATUS_MAX)
+		c->l->status_count[status]++;
 	if (status == 204 || c->p.method == HTTP_HEAD)
 		len = 0;
 	iov[0] = (struct iovec){ head, (size_t)hl };
 	iov[1] = (struct iovec){ (void *)body, len };
 	c->waiting = false;
+	conn_unpark(c);
+	/* Just served: the last a shed at max_connections would pick. */
+	sconn_unlink(c);
+	sconn_link_front(c);
 	if (!c->keep_alive)
 		c->close_after = true;
 	n = writev(c->fd, iov, len > 0 ? 2 : 1);
@@ -593,125 +589,46 @@ sconn_target(const struct sconn *c)
 	return c->url != NULL ? c->url : "";
 }
 
-/* --- the listener ------------------------------------------------------------ */
+/* --- set-up ---------------------------------------------------------------- */
 
-static void
-conn_new(struct sconn_listener *l, int fd)
+void
+sconn_parser_settings(http_parser_settings *s)
 {
-	struct sconn *c = xcalloc(1, sizeof(*c));
-	socklen_t slen = sizeof(c->peer);
+	memset(s, 0, sizeof(*s));
+	s->on_message_begin = cb_message_begin;
+	s->on_url = cb_url;
+	s->on_header_field = cb_header_field;
+	s->on_header_value = cb_header_value;
+	s->on_body = cb_body;
+	s->on_message_complete = cb_message_complete;
+}
 
-	c->l = l;
-	c->fd = fd;
-	c->peer_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &slen) == 0;
+void
+sconn_start(struct sconn *c)
+{
+	struct sconn_listener *l = c->l;
+
 	http_parser_init(&c->p, HTTP_REQUEST);
 	c->p.data = c;
-	c->rev = event_new(l->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
-	c->wev = event_new(l->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
+	c->rev = event_new(l->base, c->fd, EV_READ | EV_PERSIST, conn_on_read, c);
+	c->wev = event_new(l->base, c->fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
 	c->tev = evtimer_new(l->base, conn_on_timeout, c);
 	c->keep_alive = true;
-	c->next = l->conns;
-	if (l->conns != NULL)
-		l->conns->prev = c;
-	l->conns = c;
-	l->nconns++;
 	event_add(c->rev, NULL);
-	conn_arm_idle(c);
+	/* The first request's deadline starts now, not at its first byte. */
+	conn_arm_at(c, timeutil_mono_ms() + first_request_ms(&l->lim));
 }
 
-static void
-listener_on_accept(evutil_socket_t lfd, short what, void *arg)
+uint64_t
+sconn_listener_requests(const struct sconn_listener *l, int status)
 {
-	struct sconn_listener *l = arg;
-
-	for (int i = 0; i < ACCEPT_BURST && !l->paused; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* Level-triggered: retrying at once would spin. */
-				struct timeval tv = { .tv_usec = 100000 };
-
-				log_warn("server: accept: %s; pausing 100 ms",
-				         strerror(errno));
-				event_del(l->ev);
-				evtimer_add(l->retry, &tv);
-			} else if (errno != EAGAIN && errno != EINTR &&
-			           errno != ECONNABORTED) {
-				log_warn("server: accept: %s", strerror(errno));
-			}
-			return;
-		}
-		conn_new(l, fd);
-		listener_check(l);
-	}
+	return l != NULL && status >= 0 && status < SCONN_STATUS_MAX
+	               ? l->status_count[status]
+	               : 0;
 }
 
-static void
-listener_on_retry(evutil_socket_t fd, short what, void *arg)
+int
+sconn_peer_parked(const struct sconn *c)
 {
-	struct sconn_listener *l = arg;
-
-	if (!l->paused)
-		event_add(l->ev, NULL);
-}
-
-struct sconn_listener *
-sconn_listener_new(struct event_base *base, int fd, const struct sconn_limits *lim,
-                   sconn_request_fn *on_request, sconn_closed_fn *on_closed, void *arg,
-                   struct err *err)
-{
-	struct sconn_listener *l = xcalloc(1, sizeof(*l));
-
-	l->base = base;
-	l->fd = fd;
-	l->lim = *lim;
-	l->on_request = on_request;
-	l->on_closed = on_closed;
-	l->arg = arg;
-	l->settings.on_message_begin = cb_message_begin;
-	l->settings.on_url = cb_url;
-	l->settings.on_header_field = cb_header_field;
-	l->settings.on_header_value = cb_header_value;
-	l->settings.on_body = cb_body;
-	l->settings.on_message_complete = cb_message_complete;
-	l->retry = evtimer_new(base, listener_on_retry, l);
-	l->ev = event_new(base, fd, EV_READ | EV_PERSIST, listener_on_accept, l);
-	if (l->ev == NULL || event_add(l->ev, NULL) == -1) {
-		err_set(err, ERR_INTERNAL, "cannot watch the listening socket");
-		if (l->ev != NULL)
-			event_free(l->ev);
-		event_free(l->retry);
-		free(l);
-		return NULL;
-	}
-	return l;
-}
-
-void
-sconn_listener_free(struct sconn_listener *l)
-{
-	if (l == NULL)
-		return;
-	while (l->conns != NULL)
-		conn_free(l->conns, false);
-	event_free(l->ev);
-	event_free(l->retry);
-	close(l->fd);
-	free(l);
-}
-
-void
-sconn_listener_adopt(struct sconn_listener *l, int fd)
-{
-	evutil_make_socket_nonblocking(fd);
-	conn_new(l, fd);
-	listener_check(l);
-}
-
-void
-sconn_listener_set_limits(struct sconn_listener *l, const struct sconn_limits *lim)
-{
-	l->lim = *lim;
-	listener_check(l);
+	return c->pu != NULL ? c->pu->polls - (c->parked ? 1 : 0) : 0;
 }

@@ -5,9 +5,14 @@
  * write. Peer credentials are read once, at accept. Requests on one
  * connection are answered in order: while one waits for its answer (a
  * long-poll) the next is not parsed. Limits: header bytes and count (431),
- * body bytes (413), a header-read deadline against slowloris, an idle
- * timeout, and max_connections (the listener pauses at the limit: new
- * clients wait in the kernel backlog until a connection closes).
+ * body bytes (413), a deadline for each request that starts at accept and
+ * after each answer (not at its first byte: a silent client is no better
+ * than a slow one), and connection caps. The listener never stops
+ * accepting: at max_connections it sheds the connection that has waited
+ * longest without a request under way, or answers the newcomer 503; one
+ * uid holds at most max_conns_per_uid connections; privileged peers
+ * (root, tokend's uid, admin_uids: the vip hook) are exempt from the
+ * per-uid cap and have room kept for them (server_accept.c).
  */
 #ifndef TOKEND_SERVER_CONN_H
 #define TOKEND_SERVER_CONN_H
@@ -43,29 +48,52 @@ struct sconn_req {
 struct sconn_limits {
 	size_t max_header_size; /* request line and headers, bytes */
 	size_t max_body_size;
-	int64_t idle_ms;   /* no request under way */
-	int64_t header_ms; /* from a request's first byte to its last */
-	int max_conns;
+	int64_t idle_ms;   /* after an answer, for the next whole request */
+	int64_t header_ms; /* from accept, or a request's first byte, to its end */
+	int max_conns;     /* clamped to what RLIMIT_NOFILE leaves */
+	int max_conns_per_uid;
+	/* The JSON body of the 503 a connection refused at accept gets
+	 * (borrowed: copied into the ready-made answer). */
+	const char *busy_body;
+	size_t busy_len;
 };
 
 /* Called for each request; must answer it now or later with sconn_reply
  * (later: the connection stays open and reads nothing more meanwhile). */
 typedef void sconn_request_fn(struct sconn *c, const struct sconn_req *req, void *arg);
+/* A request the transport refuses itself (400, 413, 431, or 503 at
+ * accept): must answer it at once with sconn_reply (so every answer is
+ * built and counted in one place); the connection closes after it. */
+typedef void sconn_error_fn(struct sconn *c, int status, const char *msg, void *arg);
 /* The connection is about to be freed (with a request unanswered or not). */
 typedef void sconn_closed_fn(struct sconn *c, void *arg);
+/* True for a privileged peer uid. */
+typedef bool sconn_vip_fn(uid_t uid, void *arg);
+
+struct sconn_hooks {
+	sconn_request_fn *on_request;
+	sconn_error_fn *on_error;
+	sconn_closed_fn *on_closed;
+	sconn_vip_fn *is_vip;
+	void *arg;
+};
 
 /* Takes fd (a listening socket; closed by sconn_listener_free). */
 struct sconn_listener *sconn_listener_new(struct event_base *base, int fd,
                                           const struct sconn_limits *lim,
-                                          sconn_request_fn *on_request,
-                                          sconn_closed_fn *on_closed, void *arg,
+                                          const struct sconn_hooks *hooks,
                                           struct err *err);
 /* Serves fd, a connected socket accepted elsewhere (the fuzz harness
  * feeds one end of a socketpair). Counts toward max_conns. */
 void sconn_listener_adopt(struct sconn_listener *l, int fd);
 /* Closes every connection (on_closed is not called) and the listener. */
 void sconn_listener_free(struct sconn_listener *l);
+/* New limits (a reload); max_conns is clamped to RLIMIT_NOFILE. */
 void sconn_listener_set_limits(struct sconn_listener *l, const struct sconn_limits *lim);
+/* Answers sent with this status since start, by whichever layer. */
+uint64_t sconn_listener_requests(const struct sconn_listener *l, int status);
+/* Requests of c's peer uid parked now (answered later), c's own excluded. */
+int sconn_peer_parked(const struct sconn *c);
 
 /* Answers the request under way on c. extra_headers is NULL or complete
  * lines ("Allow: GET\r\n"). body is copied if it cannot be written at

@@ -12,24 +12,30 @@ closed, never served, until a slot frees.
 Every request here goes over a raw AF_UNIX socket, bytes exactly as
 written, so no client library tidies them up first.
 """
+import json
 import os
 import resource
 import select
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
+import harness
+import neighbour
 from harness import wait_for
 
 IDLE = 2.0  # seconds: idle_timeout in the configs that set one
 
 
 def config(issuer, extra=""):
+    level = "" if "log_level" in extra else "log_level = info"
     return f"""
 [daemon]
 socket = {{socket}}
-log_level = info
+{level}
 {extra}
 
 [token "api"]
@@ -316,51 +322,59 @@ def nofile():
     resource.setrlimit(resource.RLIMIT_NOFILE, saved)
 
 
-def test_max_connections_is_enforced(issuer, tokend_factory):
+def test_max_connections_sheds_the_oldest_idle_then_refuses(issuer, tokend_factory):
+    # At the limit tokend keeps accepting: a newcomer takes the slot of the
+    # connection that has gone longest without an answer or a request under
+    # way; when every connection is busy (parked long-polls here), the
+    # newcomer gets 503 and the connection closes.
     limit = 50
-    tokend, token = start(issuer, tokend_factory, f"max_connections = {limit}")
+    tokend, token = start(issuer, tokend_factory,
+                          f"max_connections = {limit}\nlog_level = debug")
     held, extra = [], []
     try:
-        # Fill the limit; the earlier GET's connection may still be
-        # closing, so wait until all of them are really being served.
         for _ in range(limit):
             held.append(connect(tokend))
         for s in held:
             s.sendall(GET + b"\r\n")
             assert status_of(answer(s)) == 200, "a connection within the limit not served"
-        # Beyond the limit: held back or closed, never served.
+        # Beyond the limit: served, and the oldest idle ones closed for it.
         for _ in range(5):
-            s = connect(tokend)  # the kernel's backlog takes it
-            try:
-                s.sendall(GET + b"\r\n")
-            except OSError:
-                pass
-            extra.append(s)
-        replies = {s: answer(s, timeout=0.3) for s in extra}
-        for s, data in replies.items():
-            assert data is None or b"200 OK" not in data, "served beyond max_connections"
-            assert data is None or token.encode() not in data
-        # ...while the connections within the limit keep working.
-        for s in held[:10]:
+            s = connect(tokend)
             s.sendall(GET + b"\r\n")
-            assert status_of(answer(s)) == 200, "a connection within the limit starved"
-        # Closing ten frees ten slots: those held back are served in turn,
-        # those closed come back on a new connection and are served.
+            data = answer(s)
+            assert status_of(data) == 200 and token.encode() in data, data
+            extra.append(s)
+        waiting = list(held[:5])
+        wait_for(lambda: all_closed(waiting), timeout=5,
+                 message="the oldest idle connections were not shed")
+        # The most recently served keep working.
+        for s in held[10:20] + extra:
+            s.sendall(GET + b"\r\n")
+            assert status_of(answer(s)) == 200, "a recently used connection was shed"
         for s in held[:10]:
             s.close()
-        del held[:10]
-        for s, data in replies.items():
-            if data is not None:
-                s.close()
-                s = connect(tokend)
-                extra.append(s)
-                s.sendall(GET + b"\r\n")
-            again = answer(s)
-            assert status_of(again) == 200 and token.encode() in again, again
+        # Now every slot busy: long-polls that nothing will answer soon.
+        busy = held[10:] + extra
+        for s in busy:
+            s.sendall(b"GET /v1/tokens/api?newer_than=999999&timeout=30 HTTP/1.1\r\n\r\n")
+        while len(busy) < limit:
+            s = connect(tokend)
+            s.sendall(b"GET /v1/tokens/api?newer_than=999999&timeout=30 HTTP/1.1\r\n\r\n")
+            busy.append(s)
+        extra = busy
+        held = []
+        wait_for(lambda: tokend.log_text().count("/v1/tokens/api parked")
+                 >= limit, timeout=5, message="the long-polls did not all park")
+        status, data = exchange(tokend, GET + b"\r\n")
+        assert status == 503, data[:300]
+        assert b'"error":"busy"' in data and token.encode() not in data
     finally:
         for s in held + extra:
             s.close()
     assert tokend.running
+    # Once tokend has seen the closes, there is room again.
+    wait_for(lambda: tokend.get_json("/v1/tokens/api")[0] == 200, timeout=5,
+             message="no room after every connection closed")
     served(tokend, token)
 
 
@@ -396,3 +410,141 @@ def test_five_thousand_connections_leave_memory_bounded(issuer, tokend_factory, 
             s.close()
     assert tokend.running
     served(tokend, token)
+
+
+# --- a hostile neighbour: another uid on the same socket ----------------------
+#
+# Issue 13: as uid 65534, allowed no token, 2,000 partial requests, 2,000
+# silent connections and 5,200 connections (max_connections plus a full
+# backlog) each took the service away from every other uid. The neighbour
+# re-opens every connection tokend closes, for as long as the attack runs.
+# Service must go on for root; how fast is measured by tests/bench/abuse,
+# not asserted here.
+
+needs_setpriv = pytest.mark.skipif(not neighbour.available(),
+                                   reason="needs root and setpriv for a second uid")
+
+DEFENCES = {
+    # the per-uid cap holds the neighbour to 128 connections
+    "per-uid-cap": "",
+    # no per-uid cap to speak of: shedding at max_connections does the work
+    "shedding": "max_connections_per_uid = 65536",
+}
+
+
+def open_socket_to_all(tokend):
+    """The harness's socket directory is 0700 and the socket 0660: let the
+    neighbour in, so that only tokend's own defences stand in its way."""
+    os.chmod(tokend.rundir, 0o711)
+
+
+@needs_setpriv
+@pytest.mark.parametrize("defence", sorted(DEFENCES))
+@pytest.mark.parametrize("attack", sorted(neighbour.ATTACKS))
+def test_a_hostile_neighbour_cannot_deny_service(issuer, tokend_factory, nofile, attack,
+                                                 defence):
+    nofile(8000)
+    tokend, token = start(issuer, tokend_factory,
+                          f"socket_mode = 0666\n{DEFENCES[defence]}")
+    open_socket_to_all(tokend)
+    with neighbour.Neighbour(tokend.socket, attack) as n:
+        assert n.held > 0
+        for i in range(20):
+            for target in ("/healthz", "/v1/tokens/api"):
+                status, body, took = neighbour.request(tokend.socket, target, timeout=5)
+                assert status == 200, (attack, defence, i, target, body[:200])
+            assert token.encode() in body
+            assert tokend.running
+        summary = n.stop()
+    assert tokend.running, summary
+    wait_for(lambda: tokend.get_json("/v1/tokens/api")[0] == 200, timeout=10)
+
+
+LONGPOLLS = r"""
+import json, socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+socks, out = [], []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    s.sendall(b"GET /v1/tokens/api?newer_than=999999&timeout=2 HTTP/1.1\r\n\r\n")
+    socks.append(s)
+for s in socks:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    out.append(int(data.split(b" ", 2)[1]))
+print(json.dumps(out))
+"""
+
+
+@needs_setpriv
+def test_per_uid_longpoll_cap_leaves_room_for_admins(issuer, tokend_factory):
+    tokend, token = start(issuer, tokend_factory,
+                          "socket_mode = 0666\nmax_longpolls_per_uid = 2")
+    open_socket_to_all(tokend)
+    res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          sys.executable, "-c", LONGPOLLS, tokend.socket, "4"],
+                         capture_output=True, text=True, timeout=20)
+    assert res.returncode == 0, res.stderr
+    statuses = json.loads(res.stdout)
+    # Two park (and end 204 after their 2 s), the rest are refused at once.
+    assert sorted(statuses) == [204, 204, 429, 429], statuses
+    # Root is not held to the cap.
+    socks = [connect(tokend) for _ in range(4)]
+    try:
+        for s in socks:
+            s.sendall(b"GET /v1/tokens/api?newer_than=999999&timeout=1 HTTP/1.1\r\n\r\n")
+        assert [status_of(answer(s)) for s in socks] == [204] * 4
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_a_silent_connection_gets_the_request_deadline_not_idle_timeout(issuer,
+                                                                        tokend_factory):
+    # The deadline of a connection's first request starts at accept: a
+    # client that connects and says nothing is closed after the request
+    # deadline (10 s), not after idle_timeout (1 h here).
+    tokend, token = start(issuer, tokend_factory, "idle_timeout = 1h")
+    s = connect(tokend)
+    try:
+        t0 = time.monotonic()
+        wait_for(lambda: closed_by_peer(s), timeout=15,
+                 message="a silent connection outlived the request deadline")
+        assert time.monotonic() - t0 > 5
+    finally:
+        s.close()
+    served(tokend, token)
+
+
+def test_max_connections_is_clamped_to_the_open_file_limit(issuer, tmp_path, tokend_bin):
+    # RLIMIT_NOFILE 300 (soft and hard, so tokend cannot raise it): 64
+    # descriptors stay for tokend's own calls, 236 for clients.
+    wrapper = tmp_path / "tokend-nofile-300"
+    wrapper.write_text(f'#!/bin/sh\nulimit -n 300 || exit 99\nexec "{tokend_bin}" "$@"\n')
+    wrapper.chmod(0o755)
+    issuer.set_expires_in(3)  # refreshed every second or two, under the flood
+    tokend = harness.Tokend(config(issuer, "max_connections = 1024"), tmp_path / "t",
+                            binary=str(wrapper))
+    held = []
+    try:
+        wait_for(lambda: "serving at most 236 connections" in tokend.log_text(), timeout=5,
+                 message="the clamp to RLIMIT_NOFILE was not logged")
+        status, doc = tokend.get_json("/v1/tokens/api")
+        assert status == 200, doc
+        token = doc["token"]
+        for _ in range(400):  # more than fit: tokend sheds, never hits EMFILE
+            held.append(connect(tokend))
+        # Every slot is taken, yet the token's own refreshes still connect.
+        v = tokend.get_json("/v1/tokens/api")[1]["version"]
+        wait_for(lambda: tokend.get_json("/v1/tokens/api")[1]["version"] > v + 1,
+                 timeout=15, message="no refresh while the connections were held")
+        log = tokend.log_text()
+        assert "EMFILE" not in log and "Too many open files" not in log, log[-2000:]
+    finally:
+        for s in held:
+            s.close()
+        code = tokend.stop()
+    assert code == 0, tokend.log_text()[-2000:]

@@ -137,7 +137,7 @@ START_TEST(test_write_tokens)
 	r->value = secret_new_str("not-a-real-token");
 	r->expires_at_ms = timeutil_wall_ms() + 900 * 1000;
 
-	metrics_write(out, &d);
+	metrics_write(out, NULL, NULL, &d);
 	text = drain(out);
 	for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++)
 		ck_assert_msg(strstr(text, present[i]) != NULL, "missing %s in:\n%s",
