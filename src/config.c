@@ -62,7 +62,7 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
 static int
 fail(struct parser *p, int line, const char *fmt, ...)
 {
-	char msg[ERR_MSG_MAX];
+	char msg[2048]; /* err_set elides what does not fit, keeping the end */
 	va_list ap;
 
 	if (p->failed)
