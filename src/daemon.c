@@ -4,12 +4,16 @@
 #include <event2/event.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "aws_creds.h"
 #include "config.h"
+#include "config_source.h"
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
@@ -336,7 +340,7 @@ daemon_reload(struct daemon *d)
 	}
 	notify_reloading();
 	log_notice("SIGHUP: reloading %s", d->config->path);
-	if (config_load(d->config->path, &next, &err) == -1) {
+	if (config_source_load(d->config->path, &next, &err) == -1) {
 		reload_failed(d, NULL, err.msg);
 		return;
 	}
@@ -438,6 +442,7 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 	int listen_fd;
 
 	memset(d, 0, sizeof(*d));
+	d->listen_fd = -1;
 	d->config = cfg;
 	d->once = (flags & DAEMON_ONCE) != 0;
 	if ((d->base = new_base(err)) == NULL)
@@ -452,7 +457,8 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 			return -1;
 		aws_creds_subscribe(d->creds, on_credentials_change, d);
 		/* Resolve now, so the first IAM tokens do not wait on it. */
-		aws_creds_start(d->creds);
+		if ((flags & DAEMON_CHECK) == 0)
+			aws_creds_start(d->creds);
 		if (uses_ssm(cfg)) {
 			d->ssm = ssm_client_new(d->base, d->http, d->creds,
 			                        aws_creds_region(d->creds, NULL), err);
@@ -464,11 +470,14 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 	if (add_tokens(d, err) == -1)
 		return -1;
 
+	if ((flags & DAEMON_CHECK) != 0)
+		return 0;
 	if (!d->once) {
 		listen_fd = notify_listen_fd();
 		if (listen_fd == -2)
 			return err_set(err, ERR_CONFIG,
 			               "socket activation passed more than one socket");
+		d->listen_fd = listen_fd;
 		d->server = server_new(d->base, &cfg->daemon, d->tokens, listen_fd, err);
 		if (d->server == NULL)
 			return -1;
@@ -496,11 +505,43 @@ on_secrets(const struct err *err, void *arg)
 	token_table_start(d->tokens);
 }
 
+/* The socket clients reach: under socket activation the one systemd
+ * passed (its path may differ from the config's, which is then unused). */
+static void
+describe_socket(const struct daemon *d, char *buf, size_t size)
+{
+	struct sockaddr_un sun = { 0 };
+	socklen_t len = sizeof(sun);
+
+	if (d->once) {
+		snprintf(buf, size, "none (--once)");
+		return;
+	}
+	if (d->listen_fd < 0) {
+		snprintf(buf, size, "%s", d->config->daemon.socket_path);
+		return;
+	}
+	if (getsockname(d->listen_fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path))
+		snprintf(buf, size, "fd %d (passed by systemd, not a Unix socket?)",
+		         d->listen_fd);
+	else if (sun.sun_path[0] == '\0')
+		snprintf(buf, size, "@%.*s (passed by systemd)",
+		         (int)(len - offsetof(struct sockaddr_un, sun_path) - 1),
+		         sun.sun_path + 1);
+	else
+		snprintf(buf, size, "%.*s (passed by systemd)", (int)sizeof(sun.sun_path),
+		         sun.sun_path);
+}
+
 int
 daemon_run(struct daemon *d)
 {
-	log_notice("tokend %s started: %zu token(s), socket %s", PACKAGE_VERSION,
-	           d->config->ntokens, d->config->daemon.socket_path);
+	char sock[160];
+
+	describe_socket(d, sock, sizeof(sock));
+	log_notice("tokend %s started: config %s, %zu token(s), socket %s",
+	           PACKAGE_VERSION, d->config->path, d->config->ntokens, sock);
 	update_status(d);
 	if (d->ssm != NULL && store_ssm_secrets_needed(d->config))
 		d->secrets = store_ssm_secrets_resolve(d->ssm, d->config, on_secrets, d);
