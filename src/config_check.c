@@ -98,23 +98,42 @@ warn_socket_dir(const struct config *cfg, FILE *out)
 	return n;
 }
 
+/* Why the first token that needs AWS needs it, for the message. */
+static const char *
+aws_user(const struct config *cfg, char *buf, size_t size)
+{
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		const struct token_def *t = cfg->tokens[i];
+		const char *why = NULL;
+
+		if (t->client_secret.ssm_name != NULL)
+			why = "its client_secret is an ssm: reference";
+		else if (t->type == TOKEN_TYPE_RDS || t->type == TOKEN_TYPE_ELASTICACHE)
+			why = config_token_type_name(t->type);
+		else if (t->ssm_parameter != NULL)
+			why = "ssm_parameter";
+		if (why != NULL) {
+			snprintf(buf, size, "token \"%s\": %s", t->name, why);
+			return buf;
+		}
+	}
+	return "";
+}
+
 static unsigned
 warn_credentials(const struct config *cfg, FILE *out)
 {
-	char sources[160];
-	bool secrets = false;
+	char sources[160], who[128];
 
 	if (!config_needs_aws(cfg))
 		return 0;
-	for (size_t i = 0; i < cfg->ntokens; i++)
-		secrets = secrets || cfg->tokens[i]->client_secret.ssm_name != NULL;
 	config_check_creds_sources(cfg->aws.credentials, sources, sizeof(sources));
 	if (sources[0] == '\0') {
 		fprintf(out,
 		        "tokend: warning: AWS credentials are needed (%s) but this "
-		        "environment offers no source for [aws] credentials; "
-		        "instance metadata is disabled or not selected\n",
-		        secrets ? "ssm: secrets" : "rds, elasticache or ssm_parameter");
+		        "environment offers no source for [aws] credentials (and EC2 "
+		        "instance metadata is disabled or not selected)\n",
+		        aws_user(cfg, who, sizeof(who)));
 		return 1;
 	}
 	if (strcmp(sources, "EC2 instance metadata") == 0) {
@@ -124,7 +143,7 @@ warn_credentials(const struct config *cfg, FILE *out)
 		        "AWS_ACCESS_KEY_ID, "
 		        "shared files, web identity or ECS container endpoint here; "
 		        "fine on EC2, fatal elsewhere\n",
-		        secrets ? "ssm: secrets" : "rds, elasticache or ssm_parameter");
+		        aws_user(cfg, who, sizeof(who)));
 		return 1;
 	}
 	return 0;
