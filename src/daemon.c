@@ -134,6 +134,8 @@ become_ready(struct daemon *d, const char *why)
 	d->ready = true;
 	if (d->startup_timer != NULL)
 		event_del(d->startup_timer);
+	if (d->server != NULL)
+		server_set_startup_wait(d->server, 0);
 	if (d->once) {
 		finish_once(d);
 		return;
@@ -436,6 +438,19 @@ add_timers(struct daemon *d)
 	}
 }
 
+/* Socket activation starts tokend at the first connection: that client
+ * waits for the first value this long at most (startup_timeout, capped
+ * below tokenctl's 10 s timeout) instead of getting a 503 at once. */
+#define ACTIVATION_WAIT_MAX_MS 8000
+
+static int64_t
+activation_wait_ms(const struct config *cfg)
+{
+	int64_t ms = cfg->daemon.startup_timeout_ms;
+
+	return ms < ACTIVATION_WAIT_MAX_MS ? ms : ACTIVATION_WAIT_MAX_MS;
+}
+
 int
 daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err)
 {
@@ -482,6 +497,9 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 		if (d->server == NULL)
 			return -1;
 		server_set_metrics(d->server, metrics_write, d);
+		if (listen_fd >= 0)
+			server_set_startup_wait(
+			        d->server, timeutil_wall_ms() + activation_wait_ms(cfg));
 	}
 
 	token_table_set_observer(d->tokens, on_token_change, d);

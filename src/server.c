@@ -35,13 +35,16 @@
 #define STATUS_MAX     600
 #define HEADER_MS      10000 /* a request's bytes must all arrive within this */
 
-/* A GET parked until its token has a version newer than newer_than. */
+/* A GET parked until its token has a version newer than newer_than;
+ * startup: a plain GET waiting for the first value (socket activation),
+ * answered 503 if none comes in time. */
 struct waiter {
 	struct server *srv;
 	struct sconn *c;
 	struct token *tok;
 	uint64_t newer_than;
 	bool raw;
+	bool startup;
 	struct event *timer;
 	struct waiter *next;
 };
@@ -55,6 +58,7 @@ struct server {
 	char *path; /* the socket we created and unlink; NULL if inherited */
 	uid_t self_uid;
 	struct waiter *waiters;
+	int64_t startup_until_ms; /* wall time; 0: a GET never waits */
 	server_metrics_fn *metrics_fn;
 	void *metrics_arg;
 	server_refresh_check_fn *refresh_check;
@@ -200,24 +204,34 @@ waiter_free(struct waiter *w)
 	free(w);
 }
 
+static void reply_unavailable(struct server *srv, struct sconn *c, struct token *tok,
+                              bool raw);
+
 static void
 on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *w = arg;
 	struct server *srv = w->srv;
 	struct sconn *c = w->c;
+	struct token *tok = w->tok;
+	bool startup = w->startup, raw = w->raw;
 
 	waiter_free(w);
+	if (startup) {
+		reply_unavailable(srv, c, tok, raw);
+		return;
+	}
 	/* Nothing newer within the timeout: 204, and the client asks again. */
 	reply(srv, c, 204, "application/json", NULL, 0);
 }
 
-static void
+static struct waiter *
 park(struct server *srv, struct sconn *c, struct token *tok, uint64_t newer_than,
-     long timeout_s, bool raw)
+     int64_t timeout_ms, bool raw)
 {
 	struct waiter *w = xcalloc(1, sizeof(*w));
-	struct timeval tv = { .tv_sec = timeout_s };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+		              .tv_usec = (timeout_ms % 1000) * 1000 };
 
 	w->srv = srv;
 	w->c = c;
@@ -228,6 +242,29 @@ park(struct server *srv, struct sconn *c, struct token *tok, uint64_t newer_than
 	evtimer_add(w->timer, &tv);
 	w->next = srv->waiters;
 	srv->waiters = w;
+	return w;
+}
+
+void
+server_set_startup_wait(struct server *srv, int64_t until_ms)
+{
+	struct waiter *w, *next;
+
+	srv->startup_until_ms = until_ms;
+	if (until_ms > 0)
+		return;
+	/* The daemon is ready: whoever still waits gets the answer now. */
+	for (w = srv->waiters; w != NULL; w = next) {
+		struct sconn *c = w->c;
+		struct token *tok = w->tok;
+		bool raw = w->raw;
+
+		next = w->next;
+		if (!w->startup)
+			continue;
+		waiter_free(w);
+		reply_unavailable(srv, c, tok, raw);
+	}
 }
 
 void
@@ -339,7 +376,7 @@ static void
 get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *tok,
           const struct query *q)
 {
-	struct err why = { 0 };
+	int64_t now = timeutil_wall_ms();
 	bool raw = q->raw || q->accept_text;
 
 	if (!may_read(srv, uc, tok)) {
@@ -347,20 +384,38 @@ get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct to
 		            "this peer may not read this token");
 		return;
 	}
-	if (q->has_newer_than && (tok->version <= q->newer_than ||
-	                          !token_servable(tok, timeutil_wall_ms(), NULL))) {
+	if (q->has_newer_than &&
+	    (tok->version <= q->newer_than || !token_servable(tok, now, NULL))) {
 		if (q->timeout_s == 0)
 			reply(srv, c, 204, "application/json", NULL, 0);
 		else
-			park(srv, c, tok, q->newer_than, q->timeout_s, raw);
+			park(srv, c, tok, q->newer_than, q->timeout_s * 1000, raw);
 		return;
 	}
-	if (!token_servable(tok, timeutil_wall_ms(), &why)) {
-		reply_error(srv, c, 503, "unavailable",
-		            why.msg[0] ? why.msg : "no valid value yet");
+	if (!token_servable(tok, now, NULL)) {
+		/* Socket activation: the first client may connect before the
+		 * first value; it waits for it (bounded) instead of a 503. */
+		if (tok->version == 0 && srv->startup_until_ms > now)
+			park(srv, c, tok, 0, srv->startup_until_ms - now, raw)->startup =
+			        true;
+		else
+			reply_unavailable(srv, c, tok, raw);
 		return;
 	}
 	reply_token(srv, c, tok, raw);
+}
+
+/* 503 with the reason, or the value if it has come meanwhile. */
+static void
+reply_unavailable(struct server *srv, struct sconn *c, struct token *tok, bool raw)
+{
+	struct err why = { 0 };
+
+	if (token_servable(tok, timeutil_wall_ms(), &why))
+		reply_token(srv, c, tok, raw);
+	else
+		reply_error(srv, c, 503, "unavailable",
+		            why.msg[0] ? why.msg : "no valid value yet");
 }
 
 static void
