@@ -46,7 +46,8 @@ struct parser {
 	int lineno;
 	bool key_seen; /* inih's prev_name: an indented line continues it */
 
-	bool group_readable; /* the file, for the literal secret warning */
+	mode_t too_open; /* the file's mode when others may read it or group or
+	                  * others write it (literal secret warning), else 0 */
 	bool warned;
 
 	enum section section;
@@ -62,7 +63,7 @@ static int fail(struct parser *p, int line, const char *fmt, ...)
 static int
 fail(struct parser *p, int line, const char *fmt, ...)
 {
-	char msg[ERR_MSG_MAX];
+	char msg[2048]; /* err_set elides what does not fit, keeping the end */
 	va_list ap;
 
 	if (p->failed)
@@ -336,12 +337,14 @@ section_label(const struct parser *p, char *buf, size_t size)
 static void
 warn_literal(struct parser *p, int line)
 {
-	if (!p->group_readable || p->warned)
+	if (p->too_open == 0 || p->warned)
 		return;
 	p->warned = true;
+	/* 0640 (tokend(8): root owns it, tokend's group reads it) is fine. */
 	log_warn("%s:%d: token \"%s\": client_secret is written literally in a file "
-	         "readable by group or others; use env:, file: or ssm:, or chmod 0600",
-	         p->cfg->path, line, p->tok->name);
+	         "that others may read or group or others may write (mode %04o); "
+	         "use env:, file: or ssm:, or chmod 0640 or 0600",
+	         p->cfg->path, line, p->tok->name, (unsigned)(p->too_open & 07777));
 }
 
 static int
@@ -412,10 +415,10 @@ config_new(const char *path)
 }
 
 static int
-load_text(const char *text, const char *name, bool group_readable, struct config **out,
+load_text(const char *text, const char *name, mode_t too_open, struct config **out,
           struct err *err)
 {
-	struct parser p = { .err = err, .text = text, .group_readable = group_readable };
+	struct parser p = { .err = err, .text = text, .too_open = too_open };
 	int rc;
 
 	p.cfg = config_new(name);
@@ -443,7 +446,7 @@ int
 config_load_string(const char *text, const char *name, struct config **out,
                    struct err *err)
 {
-	return load_text(text, name, false, out, err);
+	return load_text(text, name, 0, out, err);
 }
 
 /* Grows a buffer that may hold secrets: a copy, never realloc, which
@@ -525,7 +528,9 @@ config_load(const char *path, struct config **out, struct err *err)
 	}
 	if (read_file(fd, path, st.st_size, &text, &cap, err) == -1)
 		goto out;
-	rc = load_text(text, path, (st.st_mode & (S_IRGRP | S_IROTH)) != 0, out, err);
+	rc = load_text(text, path,
+	               (st.st_mode & (S_IROTH | S_IWGRP | S_IWOTH)) != 0 ? st.st_mode : 0,
+	               out, err);
 out:
 	if (fd != -1)
 		close(fd);

@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -469,22 +470,46 @@ loopback_host(const char *host)
 	return strcmp(host, "[::1]") == 0;
 }
 
+/* value for a message: a user:password@ and a query (either may hold a
+ * secret) become "***". */
+static const char *
+url_for_message(const char *value, char *buf, size_t size)
+{
+	const char *scheme = strstr(value, "://");
+	const char *auth = scheme != NULL ? scheme + 3 : value;
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = memchr(auth, '@', alen);
+	const char *rest = at != NULL ? at + 1 : auth;
+	size_t plen = strcspn(rest, "?#");
+
+	snprintf(buf, size, "%.*s%s%.*s%s", (int)(auth - value), value,
+	         at != NULL ? "***@" : "", (int)plen, rest, rest[plen] ? "?***" : "");
+	return buf;
+}
+
 static int
 check_token_url(const char *value, struct err *err)
 {
 	bool https = strncasecmp(value, "https://", 8) == 0;
 	const char *auth = value + (https ? 8 : 7);
 	size_t alen;
-	char host[256];
+	char host[256], shown[512];
 
 	if (!https && strncasecmp(value, "http://", 7) != 0)
-		return err_set(err, ERR_CONFIG, "'%s' is not an https:// URL", value);
+		return err_set(err, ERR_CONFIG, "'%s' is not an https:// URL",
+		               url_for_message(value, shown, sizeof(shown)));
 	alen = strcspn(auth, "/?#");
 	if (alen == 0 || alen >= sizeof(host))
-		return err_set(err, ERR_CONFIG, "'%s' has no valid host", value);
-	if (memchr(auth, '@', alen) != NULL || strpbrk(value, " \t") != NULL)
+		return err_set(err, ERR_CONFIG, "'%s' has no valid host",
+		               url_for_message(value, shown, sizeof(shown)));
+	if (memchr(auth, '@', alen) != NULL)
 		return err_set(err, ERR_CONFIG,
-		               "'%s' must not carry credentials or spaces", value);
+		               "'%s' must not carry credentials (user:password@): "
+		               "use client_id and client_secret",
+		               url_for_message(value, shown, sizeof(shown)));
+	if (strpbrk(value, " \t") != NULL)
+		return err_set(err, ERR_CONFIG, "'%s' must not contain spaces",
+		               url_for_message(value, shown, sizeof(shown)));
 	memcpy(host, auth, alen);
 	host[alen] = '\0';
 	/* Cut the port: after the last ':' unless it is inside [v6]. */

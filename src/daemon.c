@@ -5,13 +5,17 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "aws_creds.h"
 #include "clockstep.h"
 #include "config.h"
+#include "config_source.h"
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
@@ -132,6 +136,8 @@ become_ready(struct daemon *d, const char *why)
 	d->ready = true;
 	if (d->startup_timer != NULL)
 		event_del(d->startup_timer);
+	if (d->server != NULL)
+		server_set_startup_wait(d->server, 0);
 	if (d->once) {
 		finish_once(d);
 		return;
@@ -367,7 +373,7 @@ daemon_reload(struct daemon *d)
 	}
 	notify_reloading();
 	log_notice("SIGHUP: reloading %s", d->config->path);
-	if (config_load(d->config->path, &next, &err) == -1) {
+	if (config_source_load(d->config->path, &next, &err) == -1) {
 		reload_failed(d, NULL, err.msg);
 		return;
 	}
@@ -478,12 +484,26 @@ refresh_check(struct token *tok, struct err *err, void *arg)
 	               tok->name, (long long)tok->def->issuer_budget);
 }
 
+/* Socket activation starts tokend at the first connection: that client
+ * waits for the first value this long at most (startup_timeout, capped
+ * below tokenctl's 10 s timeout) instead of getting a 503 at once. */
+#define ACTIVATION_WAIT_MAX_MS 8000
+
+static int64_t
+activation_wait_ms(const struct config *cfg)
+{
+	int64_t ms = cfg->daemon.startup_timeout_ms;
+
+	return ms < ACTIVATION_WAIT_MAX_MS ? ms : ACTIVATION_WAIT_MAX_MS;
+}
+
 int
 daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *err)
 {
 	int listen_fd;
 
 	memset(d, 0, sizeof(*d));
+	d->listen_fd = -1;
 	d->config = cfg;
 	d->once = (flags & DAEMON_ONCE) != 0;
 	if ((d->base = new_base(err)) == NULL)
@@ -498,7 +518,8 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 			return -1;
 		aws_creds_subscribe(d->creds, on_credentials_change, d);
 		/* Resolve now, so the first IAM tokens do not wait on it. */
-		aws_creds_start(d->creds);
+		if ((flags & DAEMON_CHECK) == 0)
+			aws_creds_start(d->creds);
 		if (uses_ssm(cfg)) {
 			d->ssm = ssm_client_new(d->base, d->http, d->creds,
 			                        aws_creds_region(d->creds, NULL), err);
@@ -510,16 +531,22 @@ daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err *er
 	if (add_tokens(d, err) == -1)
 		return -1;
 
+	if ((flags & DAEMON_CHECK) != 0)
+		return 0;
 	if (!d->once) {
 		listen_fd = notify_listen_fd();
 		if (listen_fd == -2)
 			return err_set(err, ERR_CONFIG,
 			               "socket activation passed more than one socket");
+		d->listen_fd = listen_fd;
 		d->server = server_new(d->base, &cfg->daemon, d->tokens, listen_fd, err);
 		if (d->server == NULL)
 			return -1;
 		server_set_metrics(d->server, metrics_write, d);
 		server_set_refresh_check(d->server, refresh_check, d);
+		if (listen_fd >= 0)
+			server_set_startup_wait(
+			        d->server, timeutil_wall_ms() + activation_wait_ms(cfg));
 	}
 
 	token_table_set_observer(d->tokens, on_token_change, d);
@@ -545,11 +572,43 @@ on_secrets(const struct err *err, void *arg)
 	run_deferred_reload(d);
 }
 
+/* The socket clients reach: under socket activation the one systemd
+ * passed (its path may differ from the config's, which is then unused). */
+static void
+describe_socket(const struct daemon *d, char *buf, size_t size)
+{
+	struct sockaddr_un sun = { 0 };
+	socklen_t len = sizeof(sun);
+
+	if (d->once) {
+		snprintf(buf, size, "none (--once)");
+		return;
+	}
+	if (d->listen_fd < 0) {
+		snprintf(buf, size, "%s", d->config->daemon.socket_path);
+		return;
+	}
+	if (getsockname(d->listen_fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path))
+		snprintf(buf, size, "fd %d (passed by systemd, not a Unix socket?)",
+		         d->listen_fd);
+	else if (sun.sun_path[0] == '\0')
+		snprintf(buf, size, "@%.*s (passed by systemd)",
+		         (int)(len - offsetof(struct sockaddr_un, sun_path) - 1),
+		         sun.sun_path + 1);
+	else
+		snprintf(buf, size, "%.*s (passed by systemd)", (int)sizeof(sun.sun_path),
+		         sun.sun_path);
+}
+
 int
 daemon_run(struct daemon *d)
 {
-	log_notice("tokend %s started: %zu token(s), socket %s", PACKAGE_VERSION,
-	           d->config->ntokens, d->config->daemon.socket_path);
+	char sock[160];
+
+	describe_socket(d, sock, sizeof(sock));
+	log_notice("tokend %s started: config %s, %zu token(s), socket %s",
+	           PACKAGE_VERSION, d->config->path, d->config->ntokens, sock);
 	update_status(d);
 	if (d->ssm != NULL && store_ssm_secrets_needed(d->config))
 		d->secrets = store_ssm_secrets_resolve(d->ssm, d->config, on_secrets, d);

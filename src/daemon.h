@@ -21,6 +21,7 @@ struct daemon {
 	struct token_table *tokens;
 	struct server *server;
 	struct clockstep *clock; /* NULL when the kernel has no such timer */
+	int listen_fd; /* the listener socket activation passed, else -1 */
 
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
@@ -36,6 +37,7 @@ struct daemon {
 };
 
 #define DAEMON_ONCE 0x1 /* no socket: obtain every token, print, exit 0/1 */
+#define DAEMON_CHECK 0x2 /* --check-config: build everything, start nothing */
 
 /* Builds everything from cfg (ownership of cfg passes to d, also on
  * failure). -1 with err when something cannot start (the socket is taken,

@@ -23,8 +23,8 @@ static const struct {
 	const char *name;
 	int priority;
 } levels[] = {
-	{ "error", LOG_ERR },	  { "warn", LOG_WARNING }, { "warning", LOG_WARNING },
-	{ "notice", LOG_NOTICE }, { "info", LOG_INFO },	   { "debug", LOG_DEBUG },
+	{ "error", LOG_ERR },     { "warn", LOG_WARNING }, { "warning", LOG_WARNING },
+	{ "notice", LOG_NOTICE }, { "info", LOG_INFO },    { "debug", LOG_DEBUG },
 };
 
 static const char *
@@ -110,19 +110,24 @@ timestamp(char *buf, size_t len)
 }
 
 static void
-write_json(int priority, const char *ctx_key, const char *ctx, const char *msg)
+write_json(int priority, const char *ctx_key, const char *ctx, const char *msg,
+           const struct log_field *fields, size_t nfields)
 {
 	char ts[32];
 	json_t *o;
 	char *line;
 
 	timestamp(ts, sizeof(ts));
-	o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_name(priority),
-		      "msg", msg);
+	o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_name(priority), "msg",
+	              msg);
 	if (o == NULL)
 		return;
 	if (ctx_key != NULL && ctx != NULL)
 		json_object_set_new(o, ctx_key, json_string(ctx));
+	for (size_t i = 0; i < nfields; i++)
+		json_object_set_new(o, fields[i].key,
+		                    fields[i].s != NULL ? json_string(fields[i].s)
+		                                        : json_integer(fields[i].i));
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line != NULL) {
 		fprintf(stderr, "%s\n", line);
@@ -131,21 +136,44 @@ write_json(int priority, const char *ctx_key, const char *ctx, const char *msg)
 	json_decref(o);
 }
 
+static void log_vwrite(int priority, const char *ctx_key, const char *ctx,
+                       const struct log_field *fields, size_t nfields, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 6, 0)));
+
 void
 log_write(int priority, const char *ctx_key, const char *ctx, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(priority, ctx_key, ctx, NULL, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_write_fields(int priority, const char *ctx_key, const char *ctx,
+                 const struct log_field *fields, size_t nfields, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(priority, ctx_key, ctx, fields, nfields, fmt, ap);
+	va_end(ap);
+}
+
+static void
+log_vwrite(int priority, const char *ctx_key, const char *ctx,
+           const struct log_field *fields, size_t nfields, const char *fmt, va_list ap)
+{
 	char msg[2048], ts[32];
 	int saved = errno;
-	va_list ap;
 
 	if (!log_enabled(priority))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 
 	if (log_fmt == LOG_FORMAT_JSON) {
-		write_json(priority, ctx_key, ctx, msg);
+		write_json(priority, ctx_key, ctx, msg, fields, nfields);
 	} else if (log_journal) {
 		if (ctx_key != NULL && ctx != NULL)
 			fprintf(stderr, "<%d>%s=%s: %s\n", priority, ctx_key, ctx, msg);
@@ -155,7 +183,7 @@ log_write(int priority, const char *ctx_key, const char *ctx, const char *fmt, .
 		timestamp(ts, sizeof(ts));
 		if (ctx_key != NULL && ctx != NULL)
 			fprintf(stderr, "%s %s %s=%s: %s\n", ts, level_name(priority),
-				ctx_key, ctx, msg);
+			        ctx_key, ctx, msg);
 		else
 			fprintf(stderr, "%s %s %s\n", ts, level_name(priority), msg);
 	}

@@ -12,6 +12,8 @@
 #include <sys/prctl.h>
 
 #include "config.h"
+#include "config_check.h"
+#include "config_source.h"
 #include "daemon.h"
 #include "log.h"
 #include "xalloc.h"
@@ -23,14 +25,23 @@ enum { EXIT_USAGE = 2 };
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: tokend [-c FILE] [--check-config | --once] [--version]\n"
-		   "  -c, --config FILE   configuration file (default %s)\n"
-		   "      --check-config  validate the configuration and exit 0 or 2\n"
-		   "      --once          obtain and persist every token, print a summary,\n"
-		   "                      exit 0 if all are valid, else 1\n"
-		   "  -V, --version       print the version and exit\n"
-		   "  -h, --help          print this help and exit\n",
-		DEFAULT_CONFIG);
+	fprintf(f,
+	        "usage: tokend [-c FILE|env:NAME|ssm:/NAME] [--check-config | --once]\n"
+	        "              [--version]\n"
+	        "  -c, --config FILE   configuration file (default $TOKEND_CONFIG, else "
+	        "%s);\n"
+	        "                      env:NAME reads the text from a variable,\n"
+	        "                      ssm:/NAME from an SSM parameter\n"
+	        "      --check-config  validate the configuration as start-up would, "
+	        "print\n"
+	        "                      warnings for what only the running host can "
+	        "tell,\n"
+	        "                      exit 0 (valid) or 2\n"
+	        "      --once          obtain and persist every token, print a summary,\n"
+	        "                      exit 0 if all are valid, else 1\n"
+	        "  -V, --version       print the version and exit\n"
+	        "  -h, --help          print this help and exit\n",
+	        DEFAULT_CONFIG);
 }
 
 /* jansson parses issuer and SSM answers, which hold tokens: every block it
@@ -70,7 +81,9 @@ parse_args(int argc, char **argv, struct options *opt, int *status)
 	};
 	int c;
 
-	opt->config_path = DEFAULT_CONFIG;
+	opt->config_path = getenv("TOKEND_CONFIG");
+	if (opt->config_path == NULL || *opt->config_path == '\0')
+		opt->config_path = DEFAULT_CONFIG;
 	while ((c = getopt_long(argc, argv, "c:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': opt->config_path = optarg; break;
@@ -96,7 +109,38 @@ parse_args(int argc, char **argv, struct options *opt, int *status)
 		*status = EXIT_USAGE;
 		return -1;
 	}
+	if (opt->check_config && opt->once) {
+		fprintf(stderr, "tokend: --check-config and --once cannot be used "
+		                "together: --check-config obtains nothing, --once "
+		                "obtains every token and exits\n");
+		*status = EXIT_USAGE;
+		return -1;
+	}
 	return 0;
+}
+
+/* --check-config: everything start-up would refuse is an error (the same
+ * code builds every source, without starting one or binding the socket);
+ * what only the running host can tell is a warning. */
+static int
+check_config(const char *path, struct config *cfg)
+{
+	struct daemon d;
+	struct err err = { 0 };
+	size_t ntokens = cfg->ntokens;
+	int status = EXIT_SUCCESS;
+	unsigned warnings;
+
+	warnings = config_check_warnings(cfg, stderr);
+	if (daemon_init(&d, cfg, DAEMON_CHECK, &err) == -1) {
+		fprintf(stderr, "tokend: %s: %s\n", path, err.msg);
+		status = EXIT_USAGE;
+	} else {
+		printf("%s: OK (%zu token%s%s)\n", path, ntokens, ntokens == 1 ? "" : "s",
+		       warnings > 0 ? ", see the warnings" : "");
+	}
+	daemon_fini(&d);
+	return status;
 }
 
 int
@@ -117,23 +161,23 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	json_set_alloc_funcs(json_alloc, json_wipe_free);
 
-	if (config_load(opt.config_path, &cfg, &err) == -1) {
-		fprintf(stderr, "tokend: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
-	if (opt.check_config) {
-		printf("%s: OK (%zu token%s)\n", opt.config_path, cfg->ntokens,
-		       cfg->ntokens == 1 ? "" : "s");
-		config_free(cfg);
-		return EXIT_SUCCESS;
-	}
-	log_setup(cfg->daemon.log_format, cfg->daemon.log_level);
-
+	/* Before the config: an ssm: config is read over HTTPS. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("curl_global_init failed");
-		config_free(cfg);
+		fprintf(stderr, "tokend: curl_global_init failed\n");
 		return EXIT_FAILURE;
 	}
+	if (config_source_load(opt.config_path, &cfg, &err) == -1) {
+		fprintf(stderr, "tokend: %s\n", err.msg);
+		curl_global_cleanup();
+		return err.code == ERR_CONFIG || err.code == ERR_IO ? EXIT_USAGE
+		                                                    : EXIT_FAILURE;
+	}
+	if (opt.check_config) {
+		status = check_config(opt.config_path, cfg);
+		curl_global_cleanup();
+		return status;
+	}
+	log_setup(cfg->daemon.log_format, cfg->daemon.log_level);
 	if (daemon_init(&d, cfg, opt.once ? DAEMON_ONCE : 0, &err) == -1) {
 		log_error("cannot start: %s", err.msg);
 		status = err.code == ERR_CONFIG ? EXIT_USAGE : EXIT_FAILURE;

@@ -39,7 +39,9 @@
 /* A GET parked until its token has a version newer than newer_than. It
  * names its token, never points at it: a reload frees every token and
  * builds a new one under the same name (a new generation), whose access
- * lists the peer is checked against again. */
+ * lists the peer is checked against again.
+ * startup: a plain GET waiting for the first value (socket activation),
+ * answered 503 if none comes in time. */
 struct waiter {
 	struct server *srv;
 	struct sconn *c;
@@ -48,6 +50,7 @@ struct waiter {
 	struct ucred peer;
 	uint64_t newer_than;
 	bool raw;
+	bool startup;
 	struct event *timer;
 	struct waiter *next;
 };
@@ -61,6 +64,7 @@ struct server {
 	char *path; /* the socket we created and unlink; NULL if inherited */
 	uid_t self_uid;
 	struct waiter *waiters;
+	int64_t startup_until_ms; /* wall time; 0: a GET never waits */
 	server_metrics_fn *metrics_fn;
 	void *metrics_arg;
 	server_refresh_check_fn *refresh_check;
@@ -237,24 +241,37 @@ waiter_free(struct waiter *w)
 	free(w);
 }
 
+static void reply_unavailable(struct server *srv, struct sconn *c, struct token *tok,
+                              bool raw);
+
 static void
 on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *w = arg;
 	struct server *srv = w->srv;
 	struct sconn *c = w->c;
+	struct token *tok = token_table_find(srv->tokens, w->name);
+	bool startup = w->startup, raw = w->raw;
 
 	waiter_free(w);
+	if (startup) {
+		if (tok != NULL)
+			reply_unavailable(srv, c, tok, raw);
+		else
+			no_such_token(srv, c);
+		return;
+	}
 	/* Nothing newer within the timeout: 204, and the client asks again. */
 	reply(srv, c, 204, "application/json", NULL, 0);
 }
 
-static void
+static struct waiter *
 park(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *tok,
-     uint64_t newer_than, long timeout_s, bool raw)
+     uint64_t newer_than, int64_t timeout_ms, bool raw)
 {
 	struct waiter *w = xcalloc(1, sizeof(*w));
-	struct timeval tv = { .tv_sec = timeout_s };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+		              .tv_usec = (timeout_ms % 1000) * 1000 };
 
 	w->srv = srv;
 	w->c = c;
@@ -265,10 +282,37 @@ park(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *
 	w->raw = raw;
 	w->timer = evtimer_new(srv->base, on_waiter_timeout, w);
 	evtimer_add(w->timer, &tv);
-	log_debug("%s: long-poll parked (newer than version %" PRIu64 ", %ld s)", w->name,
-	          newer_than, timeout_s);
+	log_debug("%s: long-poll parked (newer than version %" PRIu64 ", %" PRId64 " ms)",
+	          w->name, newer_than, timeout_ms);
 	w->next = srv->waiters;
 	srv->waiters = w;
+	return w;
+}
+
+void
+server_set_startup_wait(struct server *srv, int64_t until_ms)
+{
+	struct waiter *w, *next;
+
+	srv->startup_until_ms = until_ms;
+	if (until_ms > 0)
+		return;
+	/* The daemon is ready: whoever still waits gets the answer now. */
+	for (w = srv->waiters; w != NULL; w = next) {
+		struct sconn *c = w->c;
+		struct token *tok;
+		bool raw = w->raw;
+
+		next = w->next;
+		if (!w->startup)
+			continue;
+		tok = token_table_find(srv->tokens, w->name);
+		waiter_free(w);
+		if (tok != NULL)
+			reply_unavailable(srv, c, tok, raw);
+		else
+			no_such_token(srv, c);
+	}
 }
 
 /* Answers w with 404 "no such token": the answer for a token that does
@@ -333,7 +377,7 @@ static void
 get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct token *tok,
           const struct server_query *q)
 {
-	struct err why = { 0 };
+	int64_t now = timeutil_wall_ms();
 	bool raw = q->raw || q->accept_text;
 
 	if (!may_read(srv, uc, tok)) {
@@ -343,8 +387,8 @@ get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct to
 		no_such_token(srv, c);
 		return;
 	}
-	if (q->has_newer_than && (tok->version <= q->newer_than ||
-	                          !token_servable(tok, timeutil_wall_ms(), NULL))) {
+	if (q->has_newer_than &&
+	    (tok->version <= q->newer_than || !token_servable(tok, now, NULL))) {
 		if (q->timeout_s == 0)
 			reply(srv, c, 204, "application/json", NULL, 0);
 		else if (!is_admin(srv, uc) &&
@@ -353,16 +397,34 @@ get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct to
 			       "too many long-polls from this user; retry later",
 			       "max_longpolls_per_uid reached");
 		else
-			park(srv, c, uc, tok, q->newer_than, q->timeout_s, raw);
+			park(srv, c, uc, tok, q->newer_than, q->timeout_s * 1000, raw);
 		return;
 	}
-	if (!token_servable(tok, timeutil_wall_ms(), &why)) {
+	if (!token_servable(tok, now, NULL)) {
 		token_expired_seen(tok);
-		reply_error(srv, c, 503, "unavailable",
-		            why.msg[0] ? why.msg : "no valid value yet");
+		/* Socket activation: the first client may connect before the
+		 * first value; it waits for it (bounded) instead of a 503. */
+		if (tok->version == 0 && srv->startup_until_ms > now)
+			park(srv, c, uc, tok, 0, srv->startup_until_ms - now, raw)->startup =
+			        true;
+		else
+			reply_unavailable(srv, c, tok, raw);
 		return;
 	}
 	reply_token(srv, c, tok, raw);
+}
+
+/* 503 with the reason, or the value if it has come meanwhile. */
+static void
+reply_unavailable(struct server *srv, struct sconn *c, struct token *tok, bool raw)
+{
+	struct err why = { 0 };
+
+	if (token_servable(tok, timeutil_wall_ms(), &why))
+		reply_token(srv, c, tok, raw);
+	else
+		reply_error(srv, c, 503, "unavailable",
+		            why.msg[0] ? why.msg : "no valid value yet");
 }
 
 static void

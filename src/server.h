@@ -54,6 +54,12 @@ void server_token_removed(struct server *srv, struct token *tok);
  * itself (path, mode, group) is kept: changing it needs a restart. */
 void server_set_config(struct server *srv, const struct config_daemon *cfg);
 
+/* Until wall time until_ms, a GET of a token that has never had a value
+ * waits for its first one (socket activation: clients may connect before
+ * it exists) and gets 503 only if none comes by then. 0 ends the wait and
+ * answers every such waiting GET now. */
+void server_set_startup_wait(struct server *srv, int64_t until_ms);
+
 /* Serves fd, a connected socket accepted elsewhere (the fuzz harness). */
 void server_adopt(struct server *srv, int fd);
 

@@ -224,6 +224,17 @@ error_code_for(long status, const char *code)
 	return ERR_HTTP;
 }
 
+/* What an operator should look at when the issuer refuses the client. */
+static const char *
+auth_hint(long status, const char *code)
+{
+	if (status == 401 || strcmp(code, "invalid_client") == 0)
+		return " (check client_id and client_secret, and client_auth)";
+	if (error_code_for(status, code) == ERR_AUTH)
+		return " (is the client allowed this grant, audience and scope?)";
+	return "";
+}
+
 static int
 parse_failure(long status, const char *body, size_t len, struct token_result *out)
 {
@@ -238,8 +249,8 @@ parse_failure(long status, const char *body, size_t len, struct token_result *ou
 	sanitize(text, sizeof(text), desc);
 	json_decref(root);
 	return err_set(&out->err, error_code_for(status, code),
-	               "issuer answered %ld%s%s%s%s", status, code[0] ? " " : "", code,
-	               text[0] ? ": " : "", text);
+	               "issuer answered %ld%s%s%s%s%s", status, code[0] ? " " : "", code,
+	               text[0] ? ": " : "", text, auth_hint(status, code));
 }
 
 /* expires_in as a positive number of seconds; Azure AD v1 and others send

@@ -221,16 +221,22 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 		left = serve_left(tok, now) - min_gap(tok);
 	delay = token_retry_delay(tok->attempt - 1, retry_after_ms, left, min_window(tok),
 	                          table_rnd32(tok->table));
+	struct log_field fields[] = {
+		{ "cause", err->msg, 0 },
+		{ "error", err_code_name(err->code), 0 },
+		{ "attempt", NULL, tok->attempt },
+		{ "delay_ms", NULL, delay },
+	};
 	if (serving)
-		tlog_warn(tok,
-		          "fetch failed (attempt %u): %s; retrying in %" PRId64
-		          " ms, still serving version %" PRIu64,
-		          tok->attempt, err->msg, delay, tok->version);
+		log_write_fields(LOG_WARNING, "token", tok->name, fields, 4,
+		                 "fetch failed (attempt %u): %s; retrying in %" PRId64
+		                 " ms, still serving version %" PRIu64,
+		                 tok->attempt, err->msg, delay, tok->version);
 	else
-		tlog_error(tok,
-		           "fetch failed (attempt %u): %s; no value to serve; "
-		           "retrying in %" PRId64 " ms",
-		           tok->attempt, err->msg, delay);
+		log_write_fields(LOG_ERR, "token", tok->name, fields, 4,
+		                 "fetch failed (attempt %u): %s; no value to serve; "
+		                 "retrying in %" PRId64 " ms",
+		                 tok->attempt, err->msg, delay);
 	tok->state =
 	        tok->version > 0 && tok->value == NULL ? TOKEN_EXPIRED : TOKEN_RETRYING;
 	timer_arm(tok->timer, delay);

@@ -5,11 +5,15 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +66,98 @@ on_data(char *p, size_t size, size_t n, void *arg)
 	return add;
 }
 
+static void
+group_name(gid_t gid, char *buf, size_t size)
+{
+	struct group *gr = getgrgid(gid);
+
+	if (gr != NULL)
+		snprintf(buf, size, "%s", gr->gr_name);
+	else
+		snprintf(buf, size, "%lu", (unsigned long)gid);
+}
+
+/* Permission denied: on the socket itself (its group may connect) or on
+ * a directory on the way to it. */
+static void
+explain_eacces(void)
+{
+	char *dir = xstrdup(sock_path), *slash = strrchr(dir, '/');
+	struct stat st;
+	char grp[64];
+
+	if (slash != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (slash != NULL && stat(dir, &st) == 0 && access(dir, X_OK) != 0) {
+		group_name(st.st_gid, grp, sizeof(grp));
+		fprintf(stderr,
+		        "tokenctl: permission denied: directory %s (group %s, mode %04o) "
+		        "may not be entered; join group %s or ask for access\n",
+		        dir, grp, (unsigned)(st.st_mode & 07777), grp);
+	} else if (stat(sock_path, &st) == 0) {
+		group_name(st.st_gid, grp, sizeof(grp));
+		fprintf(stderr,
+		        "tokenctl: permission denied on socket %s (group %s, mode %04o): "
+		        "join group %s (usermod -aG %s USER, then log in again), or run "
+		        "as tokend's user\n",
+		        sock_path, grp, (unsigned)(st.st_mode & 07777), grp, grp);
+	} else {
+		fprintf(stderr, "tokenctl: permission denied on %s: %s\n", sock_path,
+		        strerror(EACCES));
+	}
+	free(dir);
+}
+
+/* curl says only "Failed to connect to localhost port 80": connect
+ * ourselves to learn why, and say what to do about it. */
+static void
+explain_connect_failure(const char *curl_msg)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, err = 0;
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "tokenctl: socket path %s is longer than %zu bytes\n",
+		        sock_path, sizeof(sun.sun_path) - 1);
+		return;
+	}
+	memcpy(sun.sun_path, sock_path, strlen(sock_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		err = 0;
+	else
+		err = errno;
+	if (fd != -1)
+		close(fd);
+	if (err == ECONNREFUSED && stat(sock_path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		err = ENOTSOCK;
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		fprintf(stderr,
+		        "tokenctl: no socket at %s: is tokend running? (another path? "
+		        "-s PATH or TOKEND_SOCKET; tokend's log names its socket)\n",
+		        sock_path);
+		break;
+	case ECONNREFUSED:
+		fprintf(stderr,
+		        "tokenctl: nothing listens on %s: is tokend running? (the "
+		        "socket is left from one that stopped)\n",
+		        sock_path);
+		break;
+	case EACCES:
+	case EPERM: explain_eacces(); break;
+	case ENOTSOCK:
+		fprintf(stderr, "tokenctl: %s is not a socket (wrong -s path?)\n",
+		        sock_path);
+		break;
+	default:
+		fprintf(stderr, "tokenctl: cannot reach tokend at %s: %s\n", sock_path,
+		        err ? strerror(err) : curl_msg);
+	}
+}
+
 /* Returns the HTTP status, or -1 when tokend cannot be reached. */
 static long
 call(const char *method, const char *path, long timeout_s, struct body *out)
@@ -87,9 +183,11 @@ call(const char *method, const char *path, long timeout_s, struct body *out)
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	else if (rc == CURLE_COULDNT_CONNECT)
+		explain_connect_failure(errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	else
-		fprintf(stderr, "tokenctl: cannot reach tokend at %s: %s\n", sock_path,
-			errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		fprintf(stderr, "tokenctl: tokend at %s: %s\n", sock_path,
+		        errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	curl_easy_cleanup(c);
 	return status;
 }
@@ -114,7 +212,8 @@ cmd_get(const char *name, int as_json)
 	long st;
 	int rc = EXIT_OK;
 
-	snprintf(path, sizeof(path), "/v1/tokens/%s%s", name, as_json ? "" : "?format=raw");
+	snprintf(path, sizeof(path), "/v1/tokens/%s%s", name,
+	         as_json ? "" : "?format=raw");
 	st = call("GET", path, 10, &b);
 	if (st < 0)
 		rc = EXIT_UNAVAILABLE;
@@ -153,13 +252,16 @@ cmd_list(int with_errors)
 	doc = json_loads(b.data, 0, NULL);
 	body_wipe(&b);
 	arr = json_object_get(doc, "tokens");
-	printf("%-24s %-12s %-11s %-10s %s\n", "NAME", "TYPE", "STATE", "EXPIRES", "SOURCE");
-	json_array_foreach(arr, i, t) {
+	printf("%-24s %-12s %-11s %-10s %s\n", "NAME", "TYPE", "STATE", "EXPIRES",
+	       "SOURCE");
+	json_array_foreach(arr, i, t)
+	{
 		json_t *in = json_object_get(t, "expires_in");
 		char exp[32] = "-";
 
 		if (json_is_integer(in))
-			snprintf(exp, sizeof(exp), "%llds", (long long)json_integer_value(in));
+			snprintf(exp, sizeof(exp), "%llds",
+			         (long long)json_integer_value(in));
 		printf("%-24s %-12s %-11s %-10s %s\n", str_or(t, "name", "?"),
 		       str_or(t, "type", "?"), str_or(t, "state", "?"), exp,
 		       str_or(t, "source", "-"));
@@ -223,8 +325,8 @@ cmd_watch(const char *name)
 		json_t *doc;
 		long st;
 
-		snprintf(path, sizeof(path), "/v1/tokens/%s?newer_than=%llu&timeout=60", name,
-			 version);
+		snprintf(path, sizeof(path), "/v1/tokens/%s?newer_than=%llu&timeout=60",
+		         name, version);
 		st = call("GET", path, 90, &b);
 		if (st == 204) {
 			body_wipe(&b);
@@ -237,7 +339,8 @@ cmd_watch(const char *name)
 			return rc;
 		}
 		doc = json_loads(b.data, 0, NULL);
-		version = (unsigned long long)json_integer_value(json_object_get(doc, "version"));
+		version = (unsigned long long)json_integer_value(
+		        json_object_get(doc, "version"));
 		printf("%s\n", str_or(doc, "token", ""));
 		fflush(stdout);
 		json_decref(doc);
@@ -274,8 +377,10 @@ cmd_exec(int argc, char **argv)
 		char *eq, *value;
 
 		if (strcmp(argv[i], "--env") != 0 || i + 1 >= argc ||
-		    (eq = strchr(argv[i + 1], '=')) == NULL || eq == argv[i + 1] || !eq[1]) {
-			fprintf(stderr, "tokenctl: exec takes --env VAR=NAME ... -- CMD [ARGS]\n");
+		    (eq = strchr(argv[i + 1], '=')) == NULL || eq == argv[i + 1] ||
+		    !eq[1]) {
+			fprintf(stderr, "tokenctl: exec takes --env VAR=NAME ... -- CMD "
+			                "[ARGS]\n");
 			return EXIT_USAGE;
 		}
 		*eq = '\0';
@@ -299,18 +404,32 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: tokenctl [-s SOCKET] COMMAND\n"
-		"  get NAME [--json]   print the token (bare, or the JSON document)\n"
-		"  list                every token, its state and expiry\n"
-		"  status              list with last errors; exit 1 unless all are valid\n"
-		"  health              exit 0 when every token is valid, else 1\n"
-		"  refresh NAME        ask for a refresh now (admin peers)\n"
-		"  watch NAME          print each new value as it arrives\n"
-		"  exec --env VAR=NAME [--env ...] -- CMD [ARGS]\n"
-		"                      run CMD with tokens in its environment\n"
-		"SOCKET defaults to $TOKEND_SOCKET, else %s.\n",
-		DEFAULT_SOCKET);
+	        "usage: tokenctl [-s SOCKET] COMMAND [-s SOCKET]\n"
+	        "  get NAME [--json]   print the token (bare, or the JSON document)\n"
+	        "  list                every token, its state and expiry\n"
+	        "  status              list with last errors; exit 1 unless all are "
+	        "valid\n"
+	        "  health              exit 0 when every token is valid, else 1\n"
+	        "  refresh NAME        ask for a refresh now (admin peers)\n"
+	        "  watch NAME          print each new value as it arrives\n"
+	        "  exec --env VAR=NAME [--env ...] -- CMD [ARGS]\n"
+	        "                      run CMD with tokens in its environment\n"
+	        "SOCKET defaults to $TOKEND_SOCKET, else %s.\n",
+	        DEFAULT_SOCKET);
 }
+
+static const struct {
+	const char *name;
+	const char *args;
+} commands[] = {
+	{ "get", " NAME [--json]" },
+	{ "list", "" },
+	{ "status", "" },
+	{ "health", "" },
+	{ "refresh", " NAME" },
+	{ "watch", " NAME" },
+	{ "exec", " --env VAR=NAME [--env ...] -- CMD [ARGS]" },
+};
 
 static int
 dispatch(int argc, char **argv)
@@ -333,8 +452,47 @@ dispatch(int argc, char **argv)
 		return cmd_watch(argv[1]);
 	if (strcmp(cmd, "exec") == 0)
 		return cmd_exec(argc - 1, argv + 1);
-	usage(stderr);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) == 0) {
+			fprintf(stderr, "tokenctl: usage: tokenctl %s%s\n", cmd,
+			        commands[i].args);
+			return EXIT_USAGE;
+		}
+	}
+	fprintf(stderr, "tokenctl: unknown command '%s'; commands:", cmd);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(stderr, " %s", commands[i].name);
+	fprintf(stderr, " (tokenctl --help)\n");
 	return EXIT_USAGE;
+}
+
+/* -s/--socket after the command too (`tokenctl get api -s PATH`): taken
+ * out of argv up to a "--", which begins exec's own command line. */
+static int
+take_socket_option(int *argc, char **argv)
+{
+	int i = 0, out = 0;
+
+	for (; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-s") == 0 || strcmp(a, "--socket") == 0) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "tokenctl: %s needs a path\n", a);
+				return -1;
+			}
+			sock_path = argv[++i];
+		} else if (strncmp(a, "--socket=", 9) == 0) {
+			sock_path = a + 9;
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	for (; i < *argc; i++)
+		argv[out++] = argv[i];
+	argv[out] = NULL;
+	*argc = out;
+	return 0;
 }
 
 int
@@ -360,13 +518,17 @@ main(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
+	argc -= optind;
+	argv += optind;
+	if (take_socket_option(&argc, argv) == -1)
+		return EXIT_USAGE;
+	if (argc == 0) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return EXIT_UNAVAILABLE;
-	rc = dispatch(argc - optind, argv + optind);
+	rc = dispatch(argc, argv);
 	curl_global_cleanup();
 	return rc;
 }

@@ -22,7 +22,7 @@ from harness import wait_for
 
 SECRET_ENV = "TOKEND_TEST_CLIENT_SECRET"
 NOBODY = "--reuid=65534 --regid=65534 --clear-groups"
-LITERAL_WARNING = "client_secret is written literally in a file readable by group or others"
+LITERAL_WARNING = "client_secret is written literally in a file that others may read"
 
 
 def config(issuer, secret=None, extra="", daemon_extra=""):
@@ -126,7 +126,7 @@ def _scan_planted(root):
 
 def test_literal_secret_in_a_readable_config_is_warned_about(issuer, tokend_factory):
     """The harness writes the config 0644: a literal client_secret gets the
-    warning (file and line, never the value). After chmod 0600 a reload
+    warning (file and line, never the value). After chmod 0640 a reload
     parses it again without the warning."""
     tokend = tokend_factory(config(issuer))
     mode = stat.S_IMODE(os.stat(tokend.config_path).st_mode)
@@ -136,7 +136,7 @@ def test_literal_secret_in_a_readable_config_is_warned_about(issuer, tokend_fact
     assert f"{tokend.config_path}:" in warnings[0] and 'token "api"' in warnings[0]
     assert issuer.client_secret not in tokend.log_text()
 
-    os.chmod(tokend.config_path, 0o600)
+    os.chmod(tokend.config_path, 0o640)  # tokend(8)'s recommendation
     tokend.reload()
     wait_for(lambda: reloads_ok(tokend) == 1, timeout=10,
              message=f"the reload did not complete:\n{tokend.log_text()}")

@@ -181,8 +181,13 @@ static const struct {
 	{ TOK_OAUTH_NO("token_url = https://\n"),
 	  "t.conf:3: token_url: 'https://' has no valid host" },
 	{ TOK_OAUTH_NO("token_url = https://u:p@x.example/t\n"),
-	  "t.conf:3: token_url: 'https://u:p@x.example/t' must not carry credentials or "
-	  "spaces" },
+	  "t.conf:3: token_url: 'https://***@x.example/t' must not carry credentials "
+	  "(user:password@): use client_id and client_secret" },
+	/* Issue 13 item 7: a password or a query never echoed back. */
+	{ TOK_OAUTH_NO("token_url = ftp://user:pa55@x.example/t?key=s3cr3t\n"),
+	  "t.conf:3: token_url: 'ftp://***@x.example/t?***' is not an https:// URL" },
+	{ TOK_OAUTH_NO("token_url = https://x.example/a b\n"),
+	  "t.conf:3: token_url: 'https://x.example/a b' must not contain spaces" },
 	{ "[token \"t\"]\ntype = auth0\ndomain = https://x.auth0.com\n",
 	  "t.conf:3: domain: 'https://x.auth0.com' is a URL, expected a host name" },
 	{ "[token \"t\"]\ntype = auth0\ndomain = x.auth0.com/\n",

@@ -246,7 +246,8 @@ START_TEST(test_literal_secret_warning)
 
 	ck_assert_ptr_nonnull(strstr(log,
 	                             "t.conf:5: token \"t\": client_secret is written "
-	                             "literally in a file readable by group or others"));
+	                             "literally in a file that others may read or "
+	                             "group or others may write (mode 0644)"));
 	ck_assert_ptr_null(strstr(log, "s3cret"));
 	ck_assert_ptr_null(strstr(log, "token \"u\"")); /* once per file */
 	config_free(cfg);
@@ -254,6 +255,17 @@ START_TEST(test_literal_secret_warning)
 
 	log = load_capturing_log(two, 0600);
 	ck_assert_str_eq(log, "");
+	config_free(cfg);
+	cfg = NULL;
+
+	/* tokend(8) recommends 0640 (root:tokend): no warning. */
+	log = load_capturing_log(two, 0640);
+	ck_assert_str_eq(log, "");
+	config_free(cfg);
+	cfg = NULL;
+
+	log = load_capturing_log(two, 0660); /* the group may write it */
+	ck_assert_ptr_nonnull(strstr(log, "(mode 0660)"));
 	config_free(cfg);
 	cfg = NULL;
 
