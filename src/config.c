@@ -363,12 +363,13 @@ handle_key(struct parser *p, const char *name, const char *value)
 	if (key == NULL)
 		return fail(p, line, "unknown key '%s' in %s", name,
 		            section_label(p, label, sizeof(label)));
-	if (p->seen[key_index(key)] != 0)
+	if (p->seen[key_index(key)] != 0 && key->kind != CONFIG_KIND_STRLIST)
 		return fail(p, line, "duplicate key '%s' (first set on line %d)", name,
 		            p->seen[key_index(key)]);
 	if (*value == '\0')
 		return fail(p, line, "key '%s' has an empty value", name);
-	p->seen[key_index(key)] = line;
+	if (p->seen[key_index(key)] == 0)
+		p->seen[key_index(key)] = line;
 	if (config_key_set(key, bases[p->section], value, p->err) == -1) {
 		err_prefix(p->err, "%s:%d", p->cfg->path, line);
 		p->failed = true;
@@ -567,6 +568,18 @@ str_eq(const char *a, const char *b)
 }
 
 static bool
+list_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
 secret_eq(const struct config_secret *a, const struct config_secret *b)
 {
 	if (!str_eq(a->ref, b->ref) || !str_eq(a->ssm_name, b->ssm_name) ||
@@ -592,6 +605,9 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       a->client_auth == b->client_auth &&
 	       a->request_format == b->request_format &&
 	       str_eq(a->audience, b->audience) && str_eq(a->scope, b->scope) &&
+	       list_eq(a->resources, a->n_resources, b->resources, b->n_resources) &&
+	       list_eq(a->extra_params, a->n_extra_params, b->extra_params,
+	               b->n_extra_params) &&
 	       str_eq(a->host, b->host) && a->port == b->port &&
 	       str_eq(a->user, b->user) && str_eq(a->region, b->region) &&
 	       str_eq(a->cache, b->cache) && a->serverless == b->serverless &&

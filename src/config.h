@@ -78,6 +78,10 @@ struct token_def {
 	enum oauth2_body request_format;
 	char *audience;
 	char *scope;
+	char **resources; /* RFC 8707 resource, repeatable */
+	size_t n_resources;
+	char **extra_params; /* "name=value", repeatable; reserved names refused */
+	size_t n_extra_params;
 
 	/* rds / elasticache */
 	char *host;

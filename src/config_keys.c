@@ -40,7 +40,7 @@ static const char *const ssm_types[] = { "SecureString", "String", NULL };
 static const char *const ssm_tiers[] = { "Standard", "Advanced", NULL };
 
 static config_check_fn check_socket_path, check_token_url, check_domain, check_host,
-        check_cache, check_region, check_ssm_parameter;
+        check_cache, check_region, check_ssm_parameter, check_resource, check_extra_param;
 
 #define D(m)    CONFIG_SECTION_DAEMON, offsetof(struct config_daemon, m)
 #define A(m)    CONFIG_SECTION_AWS, offsetof(struct config_aws, m)
@@ -92,6 +92,11 @@ const struct config_key config_keys[] = {
 	  .applies = CONFIG_FOR_OAUTH },
 	{ "audience", T(audience), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH },
 	{ "scope", T(scope), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH },
+	{ "resource", T(resources), CONFIG_KIND_STRLIST, .check = check_resource,
+	  .aux = offsetof(struct token_def, n_resources), .applies = CONFIG_FOR_OAUTH },
+	{ "extra_params", T(extra_params), CONFIG_KIND_STRLIST,
+	  .check = check_extra_param, .aux = offsetof(struct token_def, n_extra_params),
+	  .applies = CONFIG_FOR_OAUTH },
 
 	{ "host", T(host), CONFIG_KIND_STR, .check = check_host,
 	  .applies = CONFIG_FOR(TOKEN_TYPE_RDS), .required = CONFIG_FOR(TOKEN_TYPE_RDS) },
@@ -535,6 +540,75 @@ check_region(const char *value, struct err *err)
 	return check_chars("region", value, "abcdefghijklmnopqrstuvwxyz0123456789-", err);
 }
 
+/* RFC 8707 §2: an absolute URI without a fragment. */
+static int
+check_resource(const char *value, struct err *err)
+{
+	const char *colon = strchr(value, ':');
+
+	if (colon == NULL || colon == value || !isalpha((unsigned char)value[0]) ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                  "0123456789+.-") != (size_t)(colon - value))
+		return err_set(err, ERR_CONFIG, "'%s' is not an absolute URI", value);
+	if (strchr(value, '#') != NULL || strpbrk(value, " \t") != NULL)
+		return err_set(err, ERR_CONFIG,
+		               "'%s' must have no fragment and no spaces (RFC 8707)",
+		               value);
+	return 0;
+}
+
+/* Parameters tokend sets itself, or that carry credentials: a config
+ * that sets them here would send them twice or leak a secret into a
+ * plain key. */
+static const char *const reserved_params[] = { "grant_type",
+	                                       "client_id",
+	                                       "client_secret",
+	                                       "client_assertion",
+	                                       "client_assertion_type",
+	                                       "scope",
+	                                       "audience",
+	                                       "resource",
+	                                       NULL };
+
+static int
+check_extra_param(const char *value, struct err *err)
+{
+	const char *eq = strchr(value, '=');
+	size_t n = eq != NULL ? (size_t)(eq - value) : 0;
+
+	if (n == 0 || strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                            "0123456789_.-:") != n)
+		return err_set(err, ERR_CONFIG,
+		               "expected NAME=VALUE, NAME of "
+		               "A-Z a-z 0-9 _ . - :");
+	for (size_t i = 0; reserved_params[i] != NULL; i++) {
+		if (strlen(reserved_params[i]) == n &&
+		    strncasecmp(value, reserved_params[i], n) == 0)
+			return err_set(err, ERR_CONFIG,
+			               "'%s' is set by tokend or has its own key",
+			               reserved_params[i]);
+	}
+	if (strncasecmp(value, "client_assertion", 16) == 0)
+		return err_set(err, ERR_CONFIG, "client_assertion* is set by tokend");
+	return 0;
+}
+
+/* A repeatable key: each line adds one element. */
+static int
+add_string(const struct config_key *key, void *base, const char *value, struct err *err)
+{
+	char ***list = field_of(key, base);
+	size_t *n = aux_of(key, base);
+
+	if (key->check != NULL && key->check(value, err) == -1) {
+		err_prefix(err, "%s", key->name);
+		return -1;
+	}
+	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+	(*list)[(*n)++] = xstrdup(value);
+	return 0;
+}
+
 static int
 set_string(const struct config_key *key, char **field, const char *value, struct err *err)
 {
@@ -590,6 +664,7 @@ config_key_set(const struct config_key *key, void *base, const char *value,
 			return 0;
 		err_prefix(err, "%s", key->name);
 		return -1;
+	case CONFIG_KIND_STRLIST: return add_string(key, base, value, err);
 	}
 	return err_set(err, ERR_INTERNAL, "%s: unknown kind", key->name);
 }
@@ -613,6 +688,13 @@ config_key_free(const struct config_key *key, void *base)
 		*(char **)aux_of(key, base) = NULL;
 		break;
 	case CONFIG_KIND_SECRET: config_secret_clear(field); break;
+	case CONFIG_KIND_STRLIST:
+		for (size_t i = 0; i < *(size_t *)aux_of(key, base); i++)
+			free((*(char ***)field)[i]);
+		free(*(char ***)field);
+		*(char ***)field = NULL;
+		*(size_t *)aux_of(key, base) = 0;
+		break;
 	default: break;
 	}
 }

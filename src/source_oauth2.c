@@ -97,6 +97,46 @@ json_quote(struct sbuf *b, const char *s)
 
 /* --- the request ------------------------------------------------------------ */
 
+/* One name/value pair of the body. */
+static void
+put_field(struct sbuf *b, bool json, bool *first, const char *name, const char *v)
+{
+	if (!*first)
+		sbuf_puts(b, json ? "," : "&");
+	*first = false;
+	if (json) {
+		json_quote(b, name);
+		sbuf_puts(b, ":");
+		json_quote(b, v);
+	} else {
+		form_encode(b, name);
+		sbuf_puts(b, "=");
+		form_encode(b, v);
+	}
+}
+
+/* RFC 8707 repeats resource in a form; JSON has no repeated keys, so
+ * several become an array. */
+static void
+put_resources(struct sbuf *b, bool json, bool *first, const struct token_def *def)
+{
+	if (def->n_resources == 0)
+		return;
+	if (!json || def->n_resources == 1) {
+		for (size_t i = 0; i < def->n_resources; i++)
+			put_field(b, json, first, "resource", def->resources[i]);
+		return;
+	}
+	sbuf_puts(b, *first ? "\"resource\":[" : ",\"resource\":[");
+	*first = false;
+	for (size_t i = 0; i < def->n_resources; i++) {
+		if (i > 0)
+			sbuf_puts(b, ",");
+		json_quote(b, def->resources[i]);
+	}
+	sbuf_puts(b, "]");
+}
+
 char *
 oauth2_request_body(const struct token_def *def, const char *secret)
 {
@@ -114,20 +154,16 @@ oauth2_request_body(const struct token_def *def, const char *secret)
 
 	sbuf_puts(&b, json ? "{" : "");
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (fields[i][1] == NULL)
-			continue;
-		if (!first)
-			sbuf_puts(&b, json ? "," : "&");
-		first = false;
-		if (json) {
-			json_quote(&b, fields[i][0]);
-			sbuf_puts(&b, ":");
-			json_quote(&b, fields[i][1]);
-		} else {
-			form_encode(&b, fields[i][0]);
-			sbuf_puts(&b, "=");
-			form_encode(&b, fields[i][1]);
-		}
+		if (fields[i][1] != NULL)
+			put_field(&b, json, &first, fields[i][0], fields[i][1]);
+	}
+	put_resources(&b, json, &first, def);
+	for (size_t i = 0; i < def->n_extra_params; i++) {
+		const char *kv = def->extra_params[i], *eq = strchr(kv, '=');
+		char *name = xstrndup(kv, (size_t)(eq - kv));
+
+		put_field(&b, json, &first, name, eq + 1);
+		free(name);
 	}
 	sbuf_puts(&b, json ? "}" : "");
 	return b.p;

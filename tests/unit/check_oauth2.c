@@ -253,6 +253,63 @@ START_TEST(test_request_body)
 }
 END_TEST
 
+/* RFC 8707 resource, repeated in a form and an array in JSON, then the
+ * extra parameters in the order written. */
+START_TEST(test_request_body_resource)
+{
+	char *res[] = { "https://api.example.com/", "urn:x:y" };
+	char *extra[] = { "organization=org_1", "prompt=a b&c" };
+	struct token_def def = { .name = "t", .client_auth = OAUTH2_AUTH_BASIC };
+	char *body;
+
+	def.resources = res;
+	def.n_resources = 1;
+	body = oauth2_request_body(&def, NULL);
+	ck_assert_str_eq(body, "grant_type=client_credentials&resource=https%3A%2F%2F"
+	                       "api.example.com%2F");
+	secret_free_str(body);
+	def.n_resources = 2;
+	def.extra_params = extra;
+	def.n_extra_params = 2;
+	body = oauth2_request_body(&def, NULL);
+	ck_assert_str_eq(body, "grant_type=client_credentials&resource=https%3A%2F%2F"
+	                       "api.example.com%2F&resource=urn%3Ax%3Ay&organization="
+	                       "org_1&prompt=a+b%26c");
+	secret_free_str(body);
+	def.request_format = OAUTH2_BODY_JSON;
+	body = oauth2_request_body(&def, NULL);
+	ck_assert_str_eq(body, "{\"grant_type\":\"client_credentials\",\"resource\":["
+	                       "\"https://api.example.com/\",\"urn:x:y\"],"
+	                       "\"organization\":\"org_1\",\"prompt\":\"a b&c\"}");
+	secret_free_str(body);
+}
+END_TEST
+
+/* resource and extra_params repeat; other keys still may not. */
+START_TEST(test_config_repeatable)
+{
+	static const char text[] = "[token \"t\"]\ntype = oauth2\n"
+	                           "token_url = https://i.example/token\n"
+	                           "client_id = id\nclient_secret = s\n"
+	                           "resource = https://a.example/\n"
+	                           "extra_params = x=1\n"
+	                           "resource = urn:b\n"
+	                           "extra_params = y=\n";
+	struct config *cfg = NULL;
+	struct err err = { 0 };
+	const struct token_def *t;
+
+	ck_assert_int_eq(config_load_string(text, "t.conf", &cfg, &err), 0);
+	t = cfg->tokens[0];
+	ck_assert_uint_eq(t->n_resources, 2);
+	ck_assert_str_eq(t->resources[1], "urn:b");
+	ck_assert_uint_eq(t->n_extra_params, 2);
+	ck_assert_str_eq(t->extra_params[1], "y=");
+	ck_assert(config_token_def_equal(t, t));
+	config_free(cfg);
+}
+END_TEST
+
 static const char *const basic_cases[][3] = {
 	{ "AbC123", "s3cr3t", "Authorization: Basic QWJDMTIzOnMzY3IzdA==" },
 	/* Form-encoded first (RFC 6749 §2.3.1): "id%3Ax:p%25%2B+w". */
@@ -525,6 +582,8 @@ main(void)
 	tcase_add_loop_test(request, test_request_body, 0, (int)N(body_cases));
 	tcase_add_loop_test(request, test_basic_header, 0, (int)N(basic_cases));
 	tcase_add_test(request, test_new_checks_url);
+	tcase_add_test(request, test_request_body_resource);
+	tcase_add_test(request, test_config_repeatable);
 	tcase_add_test(request, test_unresolved_secret);
 	suite_add_tcase(s, request);
 
