@@ -245,26 +245,63 @@ wait_ms(long status, const char *retry_after, const char *reset, int64_t now_ms)
 	return 0;
 }
 
-static enum err_code
-error_code_for(long status, const char *code)
+/* The RFC 6749 §5.2 and RFC 8707 §2 errors that no retry can cure: the
+ * issuer refuses the configuration. Each names the setting to check. */
+static const struct {
+	const char *code;
+	enum err_code err;
+	const char *hint;
+} permanent_errors[] = {
+	{ "invalid_client", ERR_AUTH,
+	  "check client_id, client_secret/client_key and client_auth" },
+	{ "unauthorized_client", ERR_AUTH,
+	  "the client may not use client_credentials: check its grants at the "
+	  "issuer and client_id" },
+	{ "access_denied", ERR_AUTH,
+	  "the client is not granted this API: check audience/resource and its "
+	  "grants at the issuer" },
+	{ "invalid_scope", ERR_CONFIG, "check scope" },
+	{ "unsupported_grant_type", ERR_CONFIG,
+	  "the issuer does not offer client_credentials here: check token_url" },
+	{ "invalid_target", ERR_CONFIG, "check resource (and audience)" },
+};
+
+/* Fills the error's code and whether it is permanent; the hint or NULL. */
+static const char *
+classify(long status, const char *code, struct token_result *out)
 {
-	if (status == 401 || status == 403)
-		return ERR_AUTH;
-	if (status == 429)
-		return ERR_THROTTLED;
-	/* RFC 6749 §5.2 lets invalid_client come with 400. */
-	if (status == 400 && (strcmp(code, "invalid_client") == 0 ||
-	                      strcmp(code, "unauthorized_client") == 0 ||
-	                      strcmp(code, "access_denied") == 0))
-		return ERR_AUTH;
-	return ERR_HTTP;
+	enum err_code ec = ERR_HTTP;
+
+	out->permanent = false;
+	/* A 401 is always about the client's own credentials (Auth0 says
+	 * access_denied for a wrong secret). */
+	if (status == 401) {
+		out->err.code = ERR_AUTH;
+		out->permanent = true;
+		return "check client_id, client_secret/client_key and client_auth";
+	}
+	for (size_t i = 0; i < sizeof(permanent_errors) / sizeof(permanent_errors[0]);
+	     i++) {
+		if (strcmp(code, permanent_errors[i].code) == 0 &&
+		    (status == 400 || status == 403)) {
+			out->err.code = permanent_errors[i].err;
+			out->permanent = true;
+			return permanent_errors[i].hint;
+		}
+	}
+	if (status == 403)
+		ec = ERR_AUTH;
+	else if (status == 429)
+		ec = ERR_THROTTLED;
+	out->err.code = ec;
+	return NULL;
 }
 
 static int
 parse_failure(long status, const char *body, size_t len, struct token_result *out)
 {
 	json_t *root = json_loadb(body, len, 0, NULL);
-	const char *desc = NULL;
+	const char *desc = NULL, *hint;
 	char code[48], text[128];
 
 	sanitize(code, sizeof(code), json_string_value(json_object_get(root, "error")));
@@ -273,9 +310,10 @@ parse_failure(long status, const char *body, size_t len, struct token_result *ou
 		desc = json_string_value(json_object_get(root, "message"));
 	sanitize(text, sizeof(text), desc);
 	json_decref(root);
-	return err_set(&out->err, error_code_for(status, code),
-	               "issuer answered %ld%s%s%s%s", status, code[0] ? " " : "", code,
-	               text[0] ? ": " : "", text);
+	hint = classify(status, code, out);
+	return err_set(&out->err, out->err.code, "issuer answered %ld%s%s%s%s%s%s",
+	               status, code[0] ? " " : "", code, text[0] ? ": " : "", text,
+	               hint != NULL ? "; permanent, " : "", hint != NULL ? hint : "");
 }
 
 /* expires_in as a positive number of seconds; Azure AD v1 and others send

@@ -22,6 +22,7 @@
 
 #define BACKOFF_BASE_MS   1000
 #define BACKOFF_CAP_MS    60000
+#define BACKOFF_PERM_MS   (10 * 60000)
 #define SHORT_LIFETIME_MS (10 * 60 * 1000)
 #define MIN_REMAINING_MS  (60 * 1000)
 #define MIN_GAP_FLOOR_MS  10
@@ -88,6 +89,19 @@ token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32)
 	if (retry_after_ms > delay)
 		delay = retry_after_ms;
 	return delay;
+}
+
+int64_t
+token_backoff_permanent(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32)
+{
+	int64_t ceiling = BACKOFF_PERM_MS, delay;
+
+	if (attempt < 4)
+		ceiling = (int64_t)BACKOFF_CAP_MS << attempt;
+	if (ceiling > BACKOFF_PERM_MS)
+		ceiling = BACKOFF_PERM_MS;
+	delay = ceiling / 2 + (int64_t)(((uint64_t)(ceiling / 2 + 1) * rnd32) >> 32);
+	return retry_after_ms > delay ? retry_after_ms : delay;
 }
 
 /* --- names --------------------------------------------------------------- */
@@ -213,7 +227,8 @@ on_expiry(evutil_socket_t fd, short what, void *arg)
 /* --- fetch results ------------------------------------------------------- */
 
 static void
-fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
+fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms,
+             bool permanent)
 {
 	int64_t now = timeutil_wall_ms(), delay, left;
 	bool serving = tok->value != NULL && now < servable_until(tok);
@@ -225,8 +240,8 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 	tok->last_error_at_ms = now;
 	if (retry_after_ms > 0)
 		tok->retry_not_before_ms = now + retry_after_ms;
-	delay = token_backoff_delay(tok->attempt - 1, retry_after_ms,
-	                            table_rnd32(tok->table));
+	delay = (permanent ? token_backoff_permanent : token_backoff_delay)(
+	        tok->attempt - 1, retry_after_ms, table_rnd32(tok->table));
 	/* Backing off past the moment the value stops being served would
 	 * skip the last chances to replace it in time: such a retry comes at
 	 * half the time left instead, and so on, while the retries stay at
@@ -355,7 +370,7 @@ on_fetch_done(struct token_result *res, void *arg)
 	}
 	secret_unref(res->value);
 	res->value = NULL;
-	fetch_failed(tok, &err, res->retry_after_ms);
+	fetch_failed(tok, &err, res->retry_after_ms, res->permanent);
 }
 
 static void
@@ -371,7 +386,7 @@ token_fetch(struct token *tok)
 		err_set(&err, ERR_INTERNAL, "%s: the fetch could not start", ops->name);
 		if (ops->start_error != NULL)
 			ops->start_error(tok->source.impl, &err);
-		fetch_failed(tok, &err, 0);
+		fetch_failed(tok, &err, 0, false);
 		return;
 	}
 	tlog_debug(tok, "fetching from %s", ops->name);

@@ -52,6 +52,10 @@ struct token_result {
 	enum token_origin origin;
 	int64_t retry_after_ms; /* > 0 when the peer said when to retry */
 	int http_status;        /* the issuer's status, 0 if none */
+	/* The peer refused the configuration itself (invalid_client,
+	 * invalid_scope, ...): retrying soon cannot help, so the token backs
+	 * off to a long cap and err says which setting to check. */
+	bool permanent;
 };
 
 typedef void token_fetch_done_fn(struct token_result *res, void *arg);
@@ -173,5 +177,9 @@ int64_t token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
 /* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)],
  * base 1 s, cap 60 s; at least retry_after_ms when the peer asked. */
 int64_t token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
+/* The same for a permanent failure: ceiling min(10 min, 60 s*2^attempt),
+ * uniform in [ceiling/2, ceiling], so a refused configuration is asked
+ * about a few times an hour rather than every minute. */
+int64_t token_backoff_permanent(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
 
 #endif

@@ -202,6 +202,62 @@ START_TEST(test_parse_limits)
 }
 END_TEST
 
+/* Refusals of the configuration are permanent, say which setting to
+ * check, and count as auth or config; the rest stay transient. */
+static const struct {
+	long status;
+	const char *body;
+	enum err_code code;
+	bool permanent;
+	const char *hint;
+} classify_cases[] = {
+	{ 401, "{\"error\":\"invalid_client\"}", ERR_AUTH, true, "check client_id" },
+	{ 401, "", ERR_AUTH, true, "check client_id, client_secret" },
+	{ 400, "{\"error\":\"invalid_client\"}", ERR_AUTH, true, "client_auth" },
+	{ 400, "{\"error\":\"unauthorized_client\"}", ERR_AUTH, true, "grants" },
+	{ 400, "{\"error\":\"invalid_scope\"}", ERR_CONFIG, true, "check scope" },
+	{ 400, "{\"error\":\"unsupported_grant_type\"}", ERR_CONFIG, true,
+	  "check token_url" },
+	{ 400, "{\"error\":\"invalid_target\"}", ERR_CONFIG, true, "check resource" },
+	{ 403, "{\"error\":\"access_denied\"}", ERR_AUTH, true, "audience/resource" },
+	{ 400, "{\"error\":\"invalid_request\"}", ERR_HTTP, false, NULL },
+	{ 403, "", ERR_AUTH, false, NULL },
+	{ 500, "{\"error\":\"invalid_client\"}", ERR_HTTP, false, NULL },
+	{ 429, "{\"error\":\"invalid_scope\"}", ERR_THROTTLED, false, NULL },
+};
+
+START_TEST(test_classify)
+{
+	struct token_result res;
+
+	oauth2_parse_response(classify_cases[_i].status, classify_cases[_i].body,
+	                      strlen(classify_cases[_i].body), NULL, NULL, START, NOW,
+	                      &res);
+	ck_assert_int_eq(res.err.code, classify_cases[_i].code);
+	ck_assert_int_eq(res.permanent, classify_cases[_i].permanent);
+	if (classify_cases[_i].hint != NULL)
+		ck_assert_msg(strstr(res.err.msg, classify_cases[_i].hint) != NULL &&
+		                      strstr(res.err.msg, "permanent") != NULL,
+		              "%s", res.err.msg);
+	else
+		ck_assert_ptr_null(strstr(res.err.msg, "permanent"));
+}
+END_TEST
+
+/* 30-60 s, 60-120 s, ... up to 5-10 min; a Retry-After still wins. */
+START_TEST(test_backoff_permanent)
+{
+	ck_assert_int_eq(token_backoff_permanent(0, 0, 0), 30000);
+	ck_assert_int_ge(token_backoff_permanent(0, 0, UINT32_MAX), 59990);
+	ck_assert_int_le(token_backoff_permanent(0, 0, UINT32_MAX), 60000);
+	ck_assert_int_eq(token_backoff_permanent(1, 0, 0), 60000);
+	ck_assert_int_eq(token_backoff_permanent(3, 0, 0), 240000);
+	ck_assert_int_eq(token_backoff_permanent(40, 0, 0), 300000);
+	ck_assert_int_le(token_backoff_permanent(40, 0, UINT32_MAX), 600000);
+	ck_assert_int_eq(token_backoff_permanent(0, 900000, 0), 900000);
+}
+END_TEST
+
 /* --- requests ------------------------------------------------------------- */
 
 struct body_case {
@@ -577,6 +633,8 @@ main(void)
 
 	tcase_add_loop_test(parse, test_parse, 0, (int)N(parse_cases));
 	tcase_add_test(parse, test_parse_limits);
+	tcase_add_loop_test(parse, test_classify, 0, N(classify_cases));
+	tcase_add_test(parse, test_backoff_permanent);
 	suite_add_tcase(s, parse);
 
 	tcase_add_loop_test(request, test_request_body, 0, (int)N(body_cases));
