@@ -608,6 +608,7 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       list_eq(a->resources, a->n_resources, b->resources, b->n_resources) &&
 	       list_eq(a->extra_params, a->n_extra_params, b->extra_params,
 	               b->n_extra_params) &&
+	       a->default_lifetime_ms == b->default_lifetime_ms &&
 	       str_eq(a->host, b->host) && a->port == b->port &&
 	       str_eq(a->user, b->user) && str_eq(a->region, b->region) &&
 	       str_eq(a->cache, b->cache) && a->serverless == b->serverless &&

@@ -82,6 +82,7 @@ struct token_def {
 	size_t n_resources;
 	char **extra_params; /* "name=value", repeatable; reserved names refused */
 	size_t n_extra_params;
+	int64_t default_lifetime_ms; /* without expires_in or a JWT exp; 0: none */
 
 	/* rds / elasticache */
 	char *host;

@@ -97,6 +97,8 @@ const struct config_key config_keys[] = {
 	{ "extra_params", T(extra_params), CONFIG_KIND_STRLIST,
 	  .check = check_extra_param, .aux = offsetof(struct token_def, n_extra_params),
 	  .applies = CONFIG_FOR_OAUTH },
+	{ "default_lifetime", T(default_lifetime_ms), CONFIG_KIND_DURATION, DUR(1000),
+	  .applies = CONFIG_FOR_OAUTH },
 
 	{ "host", T(host), CONFIG_KIND_STR, .check = check_host,
 	  .applies = CONFIG_FOR(TOKEN_TYPE_RDS), .required = CONFIG_FOR(TOKEN_TYPE_RDS) },

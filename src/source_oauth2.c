@@ -14,6 +14,7 @@
 
 #include "http_client.h"
 #include "jwt.h"
+#include "log.h"
 #include "secret.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -383,13 +384,41 @@ parse_token_type(json_t *v, char out[32], struct err *err)
 	return 0;
 }
 
+/* Lifetime from expires_in, else the JWT's exp, else default_lifetime
+ * (RFC 6749 §5.1 only recommends expires_in). A JWT exp earlier than
+ * expires_in wins: the token's own word on its expiry. */
+static int
+set_expiry(json_t *root, const char *tok, int64_t start_ms, int64_t default_ms,
+           struct token_result *out)
+{
+	json_t *ei = json_object_get(root, "expires_in");
+	int64_t expires_in = 0, exp_s = 0;
+	bool has_exp = jwt_decode_exp(tok, &exp_s) == 0;
+
+	if (ei != NULL) {
+		if (parse_expires_in(ei, &expires_in, &out->err) == -1)
+			return -1;
+		out->expires_at_ms = start_ms + expires_in * 1000;
+		if (has_exp && exp_s * 1000 < out->expires_at_ms)
+			out->expires_at_ms = exp_s * 1000;
+	} else if (has_exp) {
+		out->expires_at_ms = exp_s * 1000;
+	} else if (default_ms > 0) {
+		out->expires_at_ms = start_ms + default_ms;
+	} else {
+		return err_set(&out->err, ERR_PARSE,
+		               "issuer's answer has no expires_in and the token no JWT "
+		               "exp; set default_lifetime");
+	}
+	return 0;
+}
+
 static int
 parse_success(const char *body, size_t len, int64_t request_start_ms,
-              struct token_result *out)
+              int64_t default_lifetime_ms, struct token_result *out)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, 0, &jerr), *tok;
-	int64_t expires_in = 0, exp_s;
 	int rc = -1;
 
 	/* jerr.text may quote the body, which may hold the token. */
@@ -404,15 +433,12 @@ parse_success(const char *body, size_t len, int64_t request_start_ms,
 	if (check_access_token(tok, &out->err) == -1 ||
 	    parse_token_type(json_object_get(root, "token_type"), out->token_type,
 	                     &out->err) == -1 ||
-	    parse_expires_in(json_object_get(root, "expires_in"), &expires_in,
-	                     &out->err) == -1)
+	    set_expiry(root, json_string_value(tok), request_start_ms,
+	               default_lifetime_ms, out) == -1)
 		goto out;
 	out->issued_at_ms = request_start_ms;
-	out->expires_at_ms = request_start_ms + expires_in * 1000;
-	/* The token's own word on its expiry wins if it is earlier. */
-	if (jwt_decode_exp(json_string_value(tok), &exp_s) == 0 &&
-	    exp_s * 1000 < out->expires_at_ms)
-		out->expires_at_ms = exp_s * 1000;
+	sanitize(out->scope, sizeof(out->scope),
+	         json_string_value(json_object_get(root, "scope")));
 	out->value = secret_new(json_string_value(tok), json_string_length(tok));
 	out->origin = TOKEN_ORIGIN_ISSUER;
 	rc = 0;
@@ -422,9 +448,9 @@ out:
 }
 
 int
-oauth2_parse_response(long status, const char *body, size_t len, const char *retry_after,
-                      const char *ratelimit_reset, int64_t request_start_ms,
-                      int64_t now_ms, struct token_result *out)
+oauth2_parse_answer(long status, const char *body, size_t len, const char *retry_after,
+                    const char *ratelimit_reset, int64_t request_start_ms, int64_t now_ms,
+                    int64_t default_lifetime_ms, struct token_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->http_status = (int)status;
@@ -432,9 +458,60 @@ oauth2_parse_response(long status, const char *body, size_t len, const char *ret
 		len = 0;
 	if (status == 200)
 		return parse_success(body != NULL ? body : "", len, request_start_ms,
-		                     out);
+		                     default_lifetime_ms, out);
 	out->retry_after_ms = wait_ms(status, retry_after, ratelimit_reset, now_ms);
 	return parse_failure(status, body != NULL ? body : "", len, out);
+}
+
+int
+oauth2_parse_response(long status, const char *body, size_t len, const char *retry_after,
+                      const char *ratelimit_reset, int64_t request_start_ms,
+                      int64_t now_ms, struct token_result *out)
+{
+	return oauth2_parse_answer(status, body, len, retry_after, ratelimit_reset,
+	                           request_start_ms, now_ms, 0, out);
+}
+
+/* Whether a scope word is one of list's space-separated words. */
+static bool
+has_word(const char *list, const char *w, size_t n)
+{
+	for (const char *p = list; *p != '\0';) {
+		size_t m;
+
+		p += strspn(p, " ");
+		m = strcspn(p, " ");
+		if (m == n && strncmp(p, w, n) == 0)
+			return true;
+		p += m;
+	}
+	return false;
+}
+
+size_t
+oauth2_scope_missing(const char *requested, const char *granted, char *missing,
+                     size_t cap)
+{
+	size_t count = 0, used = 0;
+
+	if (cap > 0)
+		missing[0] = '\0';
+	for (const char *p = requested; p != NULL && *p != '\0';) {
+		size_t n;
+
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n > 0 && !has_word(granted, p, n)) {
+			count++;
+			if (used + n + 2 <= cap) {
+				used += (size_t)snprintf(missing + used, cap - used,
+				                         "%s%.*s", used ? " " : "",
+				                         (int)n, p);
+			}
+		}
+		p += n;
+	}
+	return count;
 }
 
 /* --- the source ------------------------------------------------------------- */
@@ -446,8 +523,33 @@ struct oauth2_source {
 	token_fetch_done_fn *done;
 	void *arg;
 	int64_t start_ms;
-	struct err start_err; /* why the last start_fetch returned -1 */
+	struct err start_err;   /* why the last start_fetch returned -1 */
+	char warned_scope[256]; /* the narrowed grant last warned about */
 };
+
+/* RFC 6749 §3.3: the issuer may grant less than asked, and some drop a
+ * scope they do not know without an error. Said once per distinct grant. */
+static void
+check_scope(struct oauth2_source *s, const struct token_result *res)
+{
+	char missing[160];
+	size_t n;
+
+	if (s->def->scope == NULL || res->scope[0] == '\0')
+		return;
+	n = oauth2_scope_missing(s->def->scope, res->scope, missing, sizeof(missing));
+	if (n == 0) {
+		s->warned_scope[0] = '\0';
+		return;
+	}
+	if (strcmp(s->warned_scope, res->scope) == 0)
+		return;
+	snprintf(s->warned_scope, sizeof(s->warned_scope), "%s", res->scope);
+	log_write(LOG_WARNING, "token", s->def->name,
+	          "issuer granted scope \"%s\", narrower than asked: %zu missing "
+	          "(%s); check scope and the client's grants at the issuer",
+	          res->scope, n, missing);
+}
 
 static void
 on_response(const struct http_response *resp, void *arg)
@@ -460,10 +562,13 @@ on_response(const struct http_response *resp, void *arg)
 		memset(&res, 0, sizeof(res));
 		res.err = resp->err;
 	} else {
-		oauth2_parse_response(resp->status, resp->body, resp->body_len,
-		                      http_response_header(resp, "Retry-After"),
-		                      http_response_header(resp, "x-ratelimit-reset"),
-		                      s->start_ms, timeutil_wall_ms(), &res);
+		oauth2_parse_answer(resp->status, resp->body, resp->body_len,
+		                    http_response_header(resp, "Retry-After"),
+		                    http_response_header(resp, "x-ratelimit-reset"),
+		                    s->start_ms, timeutil_wall_ms(),
+		                    s->def->default_lifetime_ms, &res);
+		if (res.err.code == ERR_OK)
+			check_scope(s, &res);
 	}
 	/* done owns res.value and may start the next fetch. */
 	s->done(&res, s->arg);

@@ -326,6 +326,8 @@ install(struct token *tok, struct token_result *res, int64_t now, struct err *er
 	res->value = NULL;
 	memcpy(tok->token_type, res->token_type, sizeof(tok->token_type));
 	tok->token_type[sizeof(tok->token_type) - 1] = '\0';
+	memcpy(tok->scope, res->scope, sizeof(tok->scope));
+	tok->scope[sizeof(tok->scope) - 1] = '\0';
 	tok->issued_at_ms = issued;
 	tok->expires_at_ms = res->expires_at_ms;
 	tok->refreshed_at_ms = now;
@@ -534,6 +536,7 @@ carry_value(struct token *tok, const struct token *old, int64_t now)
 		return false;
 	res.value = secret_ref(old->value);
 	memcpy(res.token_type, old->token_type, sizeof(res.token_type));
+	memcpy(res.scope, old->scope, sizeof(res.scope));
 	res.issued_at_ms = old->issued_at_ms;
 	res.expires_at_ms = old->expires_at_ms;
 	res.origin = old->origin;

@@ -202,6 +202,50 @@ START_TEST(test_parse_limits)
 }
 END_TEST
 
+/* Without expires_in: the JWT's exp, else default_lifetime, else refused;
+ * the granted scope is kept, made printable. */
+START_TEST(test_lifetime_fallbacks)
+{
+	static const char jwt[] = "{\"access_token\":\"" JWT_LATE "\",\"scope\":\"a b\"}";
+	static const char opaque[] = "{\"access_token\":\"x\",\"scope\":\"a\\u0001\"}";
+	struct token_result res;
+
+	ck_assert_int_eq(oauth2_parse_answer(200, jwt, strlen(jwt), NULL, NULL, START,
+	                                     NOW, 0, &res),
+	                 0);
+	ck_assert_int_eq(res.expires_at_ms, 1800000000000LL);
+	ck_assert_str_eq(res.scope, "a b");
+	secret_unref(res.value);
+	ck_assert_int_eq(oauth2_parse_answer(200, opaque, strlen(opaque), NULL, NULL,
+	                                     START, NOW, 90000, &res),
+	                 0);
+	ck_assert_int_eq(res.expires_at_ms, START + 90000);
+	ck_assert_str_eq(res.scope, "a?");
+	secret_unref(res.value);
+	ck_assert_int_eq(oauth2_parse_answer(200, opaque, strlen(opaque), NULL, NULL,
+	                                     START, NOW, 0, &res),
+	                 -1);
+	ck_assert_str_eq(res.err.msg, "issuer's answer has no expires_in and the token "
+	                              "no JWT exp; set default_lifetime");
+}
+END_TEST
+
+START_TEST(test_scope_missing)
+{
+	char m[16];
+
+	ck_assert_uint_eq(oauth2_scope_missing("a b", "b  a c", m, sizeof(m)), 0);
+	ck_assert_str_eq(m, "");
+	ck_assert_uint_eq(oauth2_scope_missing(" read write ", "read", m, sizeof(m)), 1);
+	ck_assert_str_eq(m, "write");
+	ck_assert_uint_eq(oauth2_scope_missing("ab a", "abc", m, sizeof(m)), 2);
+	ck_assert_str_eq(m, "ab a");
+	ck_assert_uint_eq(oauth2_scope_missing("x yyyyyyyyyyyyyyyy z", "", m, sizeof(m)),
+	                  3);
+	ck_assert_str_eq(m, "x z");
+}
+END_TEST
+
 /* Refusals of the configuration are permanent, say which setting to
  * check, and count as auth or config; the rest stay transient. */
 static const struct {
@@ -635,6 +679,8 @@ main(void)
 	tcase_add_test(parse, test_parse_limits);
 	tcase_add_loop_test(parse, test_classify, 0, N(classify_cases));
 	tcase_add_test(parse, test_backoff_permanent);
+	tcase_add_test(parse, test_lifetime_fallbacks);
+	tcase_add_test(parse, test_scope_missing);
 	suite_add_tcase(s, parse);
 
 	tcase_add_loop_test(request, test_request_body, 0, (int)N(body_cases));
