@@ -412,6 +412,19 @@ config_new(const char *path)
 	return cfg;
 }
 
+/* [daemon] may come after the tokens: its defaults are applied last. */
+static void
+inherit_daemon_defaults(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		struct token_def *t = cfg->tokens[i];
+
+		if (t->ca_file == NULL && cfg->daemon.ca_file != NULL &&
+		    (t->type == TOKEN_TYPE_OAUTH2 || t->type == TOKEN_TYPE_AUTH0))
+			t->ca_file = xstrdup(cfg->daemon.ca_file);
+	}
+}
+
 static int
 load_text(const char *text, const char *name, bool group_readable, struct config **out,
           struct err *err)
@@ -436,6 +449,7 @@ load_text(const char *text, const char *name, bool group_readable, struct config
 		config_free(p.cfg);
 		return -1;
 	}
+	inherit_daemon_defaults(p.cfg);
 	*out = p.cfg;
 	return 0;
 }
@@ -609,9 +623,10 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       list_eq(a->extra_params, a->n_extra_params, b->extra_params,
 	               b->n_extra_params) &&
 	       a->default_lifetime_ms == b->default_lifetime_ms &&
-	       str_eq(a->host, b->host) && a->port == b->port &&
-	       str_eq(a->user, b->user) && str_eq(a->region, b->region) &&
-	       str_eq(a->cache, b->cache) && a->serverless == b->serverless &&
+	       str_eq(a->ca_file, b->ca_file) && str_eq(a->host, b->host) &&
+	       a->port == b->port && str_eq(a->user, b->user) &&
+	       str_eq(a->region, b->region) && str_eq(a->cache, b->cache) &&
+	       a->serverless == b->serverless &&
 	       str_eq(a->ssm_parameter, b->ssm_parameter) &&
 	       str_eq(a->ssm_type, b->ssm_type) &&
 	       str_eq(a->ssm_kms_key_id, b->ssm_kms_key_id) &&

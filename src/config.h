@@ -83,6 +83,8 @@ struct token_def {
 	char **extra_params; /* "name=value", repeatable; reserved names refused */
 	size_t n_extra_params;
 	int64_t default_lifetime_ms; /* without expires_in or a JWT exp; 0: none */
+	char *ca_file; /* PEM CAs trusted for the issuer besides the system's;
+	                * [daemon] ca_file when unset */
 
 	/* rds / elasticache */
 	char *host;
@@ -128,6 +130,7 @@ struct config_daemon {
 	size_t max_body_size;
 	uid_t *admin_uids;
 	size_t n_admin_uids;
+	char *ca_file; /* default of the tokens' ca_file */
 };
 
 struct config_aws {

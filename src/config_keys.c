@@ -40,7 +40,8 @@ static const char *const ssm_types[] = { "SecureString", "String", NULL };
 static const char *const ssm_tiers[] = { "Standard", "Advanced", NULL };
 
 static config_check_fn check_socket_path, check_token_url, check_domain, check_host,
-        check_cache, check_region, check_ssm_parameter, check_resource, check_extra_param;
+        check_cache, check_region, check_ssm_parameter, check_resource, check_extra_param,
+        check_abs_path;
 
 #define D(m)    CONFIG_SECTION_DAEMON, offsetof(struct config_daemon, m)
 #define A(m)    CONFIG_SECTION_AWS, offsetof(struct config_aws, m)
@@ -68,6 +69,7 @@ const struct config_key config_keys[] = {
 	  .max = 1048576 },
 	{ "admin_uids", D(admin_uids), CONFIG_KIND_UIDS,
 	  .aux = offsetof(struct config_daemon, n_admin_uids) },
+	{ "ca_file", D(ca_file), CONFIG_KIND_STR, .check = check_abs_path },
 
 	{ "region", A(region), CONFIG_KIND_STR, .check = check_region },
 	{ "credentials", A(credentials), CONFIG_KIND_CREDS, .def = "chain",
@@ -98,6 +100,8 @@ const struct config_key config_keys[] = {
 	  .check = check_extra_param, .aux = offsetof(struct token_def, n_extra_params),
 	  .applies = CONFIG_FOR_OAUTH },
 	{ "default_lifetime", T(default_lifetime_ms), CONFIG_KIND_DURATION, DUR(1000),
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "ca_file", T(ca_file), CONFIG_KIND_STR, .check = check_abs_path,
 	  .applies = CONFIG_FOR_OAUTH },
 
 	{ "host", T(host), CONFIG_KIND_STR, .check = check_host,
@@ -540,6 +544,14 @@ static int
 check_region(const char *value, struct err *err)
 {
 	return check_chars("region", value, "abcdefghijklmnopqrstuvwxyz0123456789-", err);
+}
+
+static int
+check_abs_path(const char *value, struct err *err)
+{
+	if (value[0] != '/')
+		return err_set(err, ERR_CONFIG, "'%s' is not an absolute path", value);
+	return 0;
 }
 
 /* RFC 8707 §2: an absolute URI without a fragment. */

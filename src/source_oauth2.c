@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "jwt.h"
 #include "log.h"
+#include "oauth2_tls.h"
 #include "secret.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -525,6 +526,7 @@ struct oauth2_source {
 	int64_t start_ms;
 	struct err start_err;   /* why the last start_fetch returned -1 */
 	char warned_scope[256]; /* the narrowed grant last warned about */
+	struct oauth2_tls tls;
 };
 
 /* RFC 6749 §3.3: the issuer may grant less than asked, and some drop a
@@ -607,6 +609,7 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = (long)def->request_timeout_ms;
+	req.tls = s->tls.used ? &s->tls.http : NULL;
 	s->start_ms = timeutil_wall_ms();
 	s->call = http_client_start(s->http, &req, on_response, s, &s->start_err);
 	if (s->call == NULL)
@@ -638,6 +641,7 @@ oauth2_free(void *impl)
 	if (s == NULL)
 		return;
 	http_call_cancel(s->call);
+	oauth2_tls_clear(&s->tls);
 	free(s);
 }
 
@@ -671,6 +675,10 @@ source_oauth2_new(const struct token_def *def, struct http_client *http,
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
+	if (oauth2_tls_load(&s->tls, def, err) == -1) {
+		free(s);
+		return -1;
+	}
 	s->def = def;
 	s->http = http;
 	out->ops = &oauth2_ops;
