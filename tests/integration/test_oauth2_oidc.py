@@ -1,0 +1,145 @@
+"""OAuth2 against oidc-provider 8.8.1 (tests/servers/oidc.mjs), a certified
+OpenID Connect / OAuth 2.0 server, not a mock: RFC 8707 resource yields a
+JWT for that audience, a narrowed scope is reported, the lifetime comes
+from the JWT's exp when expires_in is missing, and refusals of the
+configuration are classified permanent and backed off."""
+import base64
+import json
+import re
+
+import pytest
+
+import harness
+from harness import wait_for
+
+CLIENT_ID = "tokend-oidc-client"
+CLIENT_SECRET = "tokend-oidc-secret-0123456789abcdef"
+RESOURCE = "https://api.example.com/"
+
+
+class OIDC(harness.NodeServer):
+    script = "oidc.mjs"
+
+
+@pytest.fixture
+def oidc_factory(tmp_path, node_peers):
+    started = []
+    clients = tmp_path / "clients.json"
+    clients.write_text(json.dumps([{
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "grant_types": ["client_credentials"], "response_types": [],
+        "redirect_uris": [], "token_endpoint_auth_method": "client_secret_basic",
+        "scope": "api:read",
+    }]))
+
+    def factory(*args):
+        server = OIDC("--clients", clients, *args, log_dir=tmp_path)
+        started.append(server)
+        return server
+    yield factory
+    for s in started:
+        s.stop()
+
+
+def config(server, extra="", secret=CLIENT_SECRET):
+    return f"""
+[daemon]
+socket = {{socket}}
+log_level = debug
+startup_timeout = 1s
+
+[token "api"]
+type = oauth2
+token_url = {server.url}/token
+client_id = {CLIENT_ID}
+client_secret = {secret}
+client_auth = client_secret_basic
+request_timeout = 2s
+{extra}
+"""
+
+
+def jwt_claims(token):
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def summary(tokend):
+    status, doc = tokend.get_json("/v1/tokens")
+    assert status == 200, doc
+    items = doc if isinstance(doc, list) else doc.get("tokens", [])
+    return next(t for t in items if t["name"] == "api")
+
+
+def wait_token(tokend):
+    def served():
+        status, doc = tokend.get_json("/v1/tokens/api")
+        return doc if status == 200 else None
+    return wait_for(served, timeout=15, message=f"no token:\n{tokend.log_text()[-3000:]}")
+
+
+def wait_failure(tokend, pattern):
+    def failed():
+        s = summary(tokend)
+        return s if re.search(pattern, s.get("last_error") or "") else None
+    return wait_for(failed, timeout=15,
+                    message=f"no last_error {pattern!r}:\n{tokend.log_text()[-3000:]}")
+
+
+def test_resource_yields_jwt_for_that_audience_and_narrowed_scope_is_reported(
+        oidc_factory, tokend_factory):
+    server = oidc_factory()
+    tokend = tokend_factory(config(server, f"resource = {RESOURCE}\n"
+                                           "scope = api:read api:write\n"))
+    doc = wait_token(tokend)
+    claims = jwt_claims(doc["token"])
+    assert claims["aud"] == RESOURCE, claims
+    assert claims["client_id"] == CLIENT_ID and claims["scope"] == "api:read", claims
+    assert summary(tokend)["scope"] == "api:read"
+    assert re.search(r'issuer granted scope "api:read", narrower than asked: 1 missing '
+                     r'\(api:write\)', tokend.log_text())
+    reqs = server.control("requests")["requests"]
+    assert reqs and reqs[-1]["status"] == 200, reqs
+
+
+def test_missing_expires_in_uses_the_jwt_exp(oidc_factory, tokend_factory):
+    server = oidc_factory("--strip-expires-in", "--ttl", "40")
+    tokend = tokend_factory(config(server, f"resource = {RESOURCE}\n"))
+    doc = wait_token(tokend)
+    assert doc["expires_at"] == jwt_claims(doc["token"])["exp"], doc
+
+
+def test_missing_expires_in_of_an_opaque_token_needs_default_lifetime(oidc_factory,
+                                                                      tokend_factory):
+    server = oidc_factory("--strip-expires-in")
+    tokend = tokend_factory(config(server))
+    wait_failure(tokend, r"no expires_in and the token no JWT exp; set default_lifetime")
+    tokend.stop()
+    tokend = tokend_factory(config(server, "default_lifetime = 45s\n"))
+    doc = wait_token(tokend)
+    assert 40 <= doc["expires_in"] <= 45, doc
+
+
+PERMANENT = [
+    ("invalid_client", dict(secret="wrong-secret-0123456789"),
+     r"issuer answered 401 invalid_client.*permanent, check client_id", "auth"),
+    ("invalid_target", dict(extra="resource = https://other.example/\n"),
+     r"issuer answered 400 invalid_target.*permanent, check resource", "config"),
+    ("invalid_scope", dict(extra="scope = openid offline_access\n"),
+     r"issuer answered 400 invalid_scope.*permanent, check scope", "config"),
+]
+
+
+@pytest.mark.parametrize("kw,pattern,reason", [p[1:] for p in PERMANENT],
+                         ids=[p[0] for p in PERMANENT])
+def test_permanent_errors_are_classified_and_backed_off(oidc_factory, tokend_factory,
+                                                        kw, pattern, reason):
+    server = oidc_factory()
+    tokend = tokend_factory(config(server, **kw))
+    s = wait_failure(tokend, pattern)
+    assert s["state"] == "retrying" and s["version"] == 0, s
+    delay = int(re.search(pattern + r".*retrying in (\d+) ms", tokend.log_text()).group(1))
+    assert 30000 <= delay <= 60000, delay
+    status, _, body = tokend.request("GET", "/metrics")
+    assert re.search(rf'failures_total{{[^}}]*reason="{reason}"[^}}]*}} 1', body.decode()), \
+        body.decode()
