@@ -6,6 +6,7 @@ configuration are classified permanent and backed off."""
 import base64
 import json
 import re
+import subprocess
 
 import pytest
 
@@ -41,7 +42,7 @@ def oidc_factory(tmp_path, node_peers):
         s.stop()
 
 
-def config(server, extra="", secret=CLIENT_SECRET):
+def config(server, extra="", secret=CLIENT_SECRET, scheme="http"):
     return f"""
 [daemon]
 socket = {{socket}}
@@ -50,7 +51,7 @@ startup_timeout = 1s
 
 [token "api"]
 type = oauth2
-token_url = {server.url}/token
+token_url = {scheme}://127.0.0.1:{server.port}/token
 client_id = {CLIENT_ID}
 client_secret = {secret}
 client_auth = client_secret_basic
@@ -143,3 +144,38 @@ def test_permanent_errors_are_classified_and_backed_off(oidc_factory, tokend_fac
     status, _, body = tokend.request("GET", "/metrics")
     assert re.search(rf'failures_total{{[^}}]*reason="{reason}"[^}}]*}} 1', body.decode()), \
         body.decode()
+
+
+def make_ca(d):
+    """A private CA and a server certificate for 127.0.0.1, by the openssl CLI."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", d / "ca-key.pem", "-out", d / "ca.pem", "-subj", "/CN=tokend test CA",
+        "-days", "2")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", d / "server-key.pem", "-out", d / "server.csr", "-subj", "/CN=127.0.0.1")
+    (d / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", d / "server.csr", "-CA", d / "ca.pem", "-CAkey",
+        d / "ca-key.pem", "-CAcreateserial", "-out", d / "server.pem", "-days", "2",
+        "-extfile", d / "ext")
+
+
+def test_ca_file_trusts_a_private_ca_and_verification_stays_on(oidc_factory,
+                                                                tokend_factory, tmp_path):
+    d = tmp_path / "pki"
+    d.mkdir()
+    make_ca(d)
+    server = oidc_factory("--tls-dir", d)
+    tokend = tokend_factory(config(server, scheme="https"))
+    wait_failure(tokend, r"POST https://127\.0\.0\.1:\d+/token: .*(certificate|SSL)")
+    tokend.stop()
+    tokend = tokend_factory(config(server, scheme="https",
+                                   extra=f"resource = {RESOURCE}\nca_file = {d}/ca.pem\n"))
+    doc = wait_token(tokend)
+    assert jwt_claims(doc["token"])["iss"] == f"https://127.0.0.1:{server.port}"
+    tokend.stop()
+    conf = config(server, scheme="https").replace("[daemon]\n",
+                                                  f"[daemon]\nca_file = {d}/ca.pem\n")
+    tokend = tokend_factory(conf)
+    wait_token(tokend)

@@ -4,7 +4,10 @@
 // scope and resource checks are oidc-provider's own.
 //
 //   node servers/oidc.mjs [--port N] --clients FILE [--ttl SECONDS]
-//                         [--strip-expires-in]
+//                         [--strip-expires-in] [--tls-dir DIR]
+//
+// With --tls-dir the server speaks HTTPS with DIR/server.pem and
+// DIR/server-key.pem (made by the test with the openssl CLI).
 //
 // FILE is a JSON array of oidc-provider client metadata. The resource
 // server https://api.example.com/ grants the scope "api:read" only (others
@@ -14,6 +17,7 @@
 // GET /__control/requests.
 
 import fs from 'node:fs';
+import https from 'node:https';
 import Provider, { errors } from 'oidc-provider';
 import { History, handleControl, log, parseFlags, serve } from './lib/common.mjs';
 
@@ -22,12 +26,13 @@ const flags = parseFlags({
 	clients: { type: 'string' },
 	ttl: { type: 'string', default: '30' },
 	'strip-expires-in': { type: 'boolean', default: false },
+	'tls-dir': { type: 'string' },
 });
 const RESOURCE = 'https://api.example.com/';
 const requests = new History();
 let provider = null;
 
-const server = serve(NAME, flags.port, async (req, res) => {
+async function handle(req, res) {
 	const url = new URL(req.url, 'http://x');
 	if (url.pathname.startsWith('/__control/'))
 		return handleControl(req, res, url, {
@@ -36,10 +41,26 @@ const server = serve(NAME, flags.port, async (req, res) => {
 	if (url.pathname === '/token')
 		requests.push({ t: Date.now(), headers: req.headers });
 	return provider.callback()(req, res);
-});
+}
+
+function serveTls(dir) {
+	const srv = https.createServer({
+		cert: fs.readFileSync(`${dir}/server.pem`),
+		key: fs.readFileSync(`${dir}/server-key.pem`),
+	}, (req, res) => handle(req, res).catch((e) => { log(NAME, e.stack); res.destroy(); }));
+	process.on('SIGTERM', () => { srv.closeAllConnections(); process.exit(0); });
+	srv.on('tlsClientError', (e) => log(NAME, `TLS: ${e.message}`));
+	srv.listen(Number(flags.port), '127.0.0.1', () => {
+		process.stdout.write(JSON.stringify({ port: srv.address().port }) + '\n');
+	});
+	return srv;
+}
+
+const server = flags['tls-dir'] ? serveTls(flags['tls-dir']) : serve(NAME, flags.port, handle);
+const scheme = flags['tls-dir'] ? 'https' : 'http';
 
 server.on('listening', () => {
-	const issuer = `http://127.0.0.1:${server.address().port}`;
+	const issuer = `${scheme}://127.0.0.1:${server.address().port}`;
 	const ttl = Number(flags.ttl);
 	provider = new Provider(issuer, {
 		clients: JSON.parse(fs.readFileSync(flags.clients, 'utf8')),
