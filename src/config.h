@@ -27,6 +27,7 @@ enum token_type {
 enum oauth2_auth {
 	OAUTH2_AUTH_POST,  /* client_secret_post: id and secret in the body */
 	OAUTH2_AUTH_BASIC, /* client_secret_basic: Authorization: Basic */
+	OAUTH2_AUTH_SECRET_JWT, /* client_secret_jwt: an HS256 assertion (RFC 7523) */
 };
 
 enum oauth2_body {

@@ -32,7 +32,7 @@ static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const token_types[] = { "oauth2", "auth0", "rds", "elasticache",
 	                                   NULL };
 static const char *const client_auths[] = { "client_secret_post", "client_secret_basic",
-	                                    NULL };
+	                                    "client_secret_jwt", NULL };
 static const char *const body_formats[] = { "form", "json", NULL };
 static const char *const ssm_formats[] = { "json", "value", NULL };
 static const char *const coordinates[] = { "ssm-lock", "none", NULL };

@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "jwt.h"
 #include "log.h"
+#include "oauth2_assert.h"
 #include "oauth2_tls.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -142,12 +143,24 @@ put_resources(struct sbuf *b, bool json, bool *first, const struct token_def *de
 char *
 oauth2_request_body(const struct token_def *def, const char *secret)
 {
+	return oauth2_request_body_assert(def, secret, NULL);
+}
+
+char *
+oauth2_request_body_assert(const struct token_def *def, const char *secret,
+                           const char *assertion)
+{
 	bool json = def->request_format == OAUTH2_BODY_JSON;
 	bool post = def->client_auth == OAUTH2_AUTH_POST;
 	const char *fields[][2] = {
 		{ "grant_type", "client_credentials" },
 		{ "client_id", post ? def->client_id : NULL },
 		{ "client_secret", post ? secret : NULL },
+		{ "client_assertion_type",
+		  assertion != NULL
+		          ? "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		          : NULL },
+		{ "client_assertion", assertion },
 		{ "audience", def->audience },
 		{ "scope", def->scope },
 	};
@@ -584,7 +597,7 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	const struct secret *secret = def->client_secret.value;
 	bool basic = def->client_auth == OAUTH2_AUTH_BASIC;
 	const char *headers[4] = { NULL };
-	char *body = NULL, *auth = NULL;
+	char *body = NULL, *auth = NULL, *assertion = NULL;
 	struct http_request req = { 0 };
 	int rc = -1;
 
@@ -594,7 +607,18 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 		                                       : "unset");
 		goto out;
 	}
-	body = oauth2_request_body(def, basic ? NULL : secret->data);
+	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT) {
+		assertion =
+		        oauth2_assertion_hs256(def->client_id, def->token_url,
+		                               secret->data, timeutil_wall_ms() / 1000);
+		if (assertion == NULL) {
+			err_set(&s->start_err, ERR_INTERNAL,
+			        "client assertion: no random bytes");
+			goto out;
+		}
+	}
+	body = oauth2_request_body_assert(def, basic || assertion ? NULL : secret->data,
+	                                  assertion);
 	headers[0] = def->request_format == OAUTH2_BODY_JSON
 	                     ? "Content-Type: application/json"
 	                     : "Content-Type: application/x-www-form-urlencoded";
@@ -621,6 +645,7 @@ out:
 	/* http_client copied both. */
 	secret_free_str(body);
 	secret_free_str(auth);
+	secret_free_str(assertion);
 	return rc;
 }
 

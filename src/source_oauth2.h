@@ -56,6 +56,9 @@ size_t oauth2_scope_missing(const char *requested, const char *granted, char *mi
  * form-encoded or JSON as def says. A heap string holding the secret:
  * free it with secret_free_str. */
 char *oauth2_request_body(const struct token_def *def, const char *secret);
+/* The same with an RFC 7523 client assertion (NULL: none). */
+char *oauth2_request_body_assert(const struct token_def *def, const char *secret,
+                                 const char *assertion);
 
 /* "Authorization: Basic base64(formenc(id) ":" formenc(secret))", RFC 6749
  * §2.3.1. Free with secret_free_str. */

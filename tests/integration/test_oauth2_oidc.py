@@ -16,6 +16,7 @@ from harness import wait_for
 CLIENT_ID = "tokend-oidc-client"
 CLIENT_SECRET = "tokend-oidc-secret-0123456789abcdef"
 RESOURCE = "https://api.example.com/"
+JWT_CLIENT_ID = "tokend-oidc-jwt-client"
 
 
 class OIDC(harness.NodeServer):
@@ -31,6 +32,11 @@ def oidc_factory(tmp_path, node_peers):
         "grant_types": ["client_credentials"], "response_types": [],
         "redirect_uris": [], "token_endpoint_auth_method": "client_secret_basic",
         "scope": "api:read",
+    }, {
+        "client_id": JWT_CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "grant_types": ["client_credentials"], "response_types": [],
+        "redirect_uris": [], "token_endpoint_auth_method": "client_secret_jwt",
+        "token_endpoint_auth_signing_alg": "HS256",
     }]))
 
     def factory(*args):
@@ -42,7 +48,8 @@ def oidc_factory(tmp_path, node_peers):
         s.stop()
 
 
-def config(server, extra="", secret=CLIENT_SECRET, scheme="http"):
+def config(server, extra="", secret=CLIENT_SECRET, scheme="http", client_id=CLIENT_ID,
+           auth="client_secret_basic"):
     return f"""
 [daemon]
 socket = {{socket}}
@@ -52,9 +59,9 @@ startup_timeout = 1s
 [token "api"]
 type = oauth2
 token_url = {scheme}://127.0.0.1:{server.port}/token
-client_id = {CLIENT_ID}
+client_id = {client_id}
 client_secret = {secret}
-client_auth = client_secret_basic
+client_auth = {auth}
 request_timeout = 2s
 {extra}
 """
@@ -179,3 +186,30 @@ def test_ca_file_trusts_a_private_ca_and_verification_stays_on(oidc_factory,
                                                   f"[daemon]\nca_file = {d}/ca.pem\n")
     tokend = tokend_factory(conf)
     wait_token(tokend)
+
+
+def test_client_secret_jwt_is_accepted_once_and_a_wrong_secret_refused(oidc_factory,
+                                                                       tokend_factory):
+    server = oidc_factory()
+    tokend = tokend_factory(config(server, f"resource = {RESOURCE}\n",
+                                   client_id=JWT_CLIENT_ID, auth="client_secret_jwt"))
+    doc = wait_token(tokend)
+    assert jwt_claims(doc["token"])["client_id"] == JWT_CLIENT_ID
+    req = server.control("requests")["requests"][-1]
+    assert req["status"] == 200 and "authorization" not in req["headers"], req
+    claims = jwt_claims(req["assertion"])
+    assert claims["iss"] == claims["sub"] == JWT_CLIENT_ID, claims
+    assert claims["aud"] == f"{server.url}/token" and claims["exp"] - claims["iat"] == 60
+    assert CLIENT_SECRET not in tokend.log_text() and req["assertion"] not in tokend.log_text()
+    # The server's own replay detection refuses the same jti twice.
+    body = ("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth"
+            "%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + req["assertion"])
+    status, _, answer = server.request("POST", "/token", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 401 and b"invalid_client" in answer, (status, answer)
+    detail = server.control("requests")["requests"][-1]["detail"]
+    assert detail == "client assertion tokens must only be used once", detail
+    tokend.stop()
+    tokend = tokend_factory(config(server, client_id=JWT_CLIENT_ID, auth="client_secret_jwt",
+                                   secret="not-the-secret-0123456789abcdef"))
+    wait_failure(tokend, r"issuer answered 401 invalid_client.*permanent")

@@ -82,11 +82,18 @@ server.on('listening', () => {
 		ttl: { ClientCredentials: ttl },
 	});
 	provider.proxy = false;
+	// oidc-provider keeps why it refused out of the answer: keep it here.
+	provider.on('grant.error', (ctx, err) => {
+		const last = requests.items.at(-1);
+		if (last)
+			last.detail = err.error_detail || err.error_description;
+	});
 	provider.use(async (ctx, next) => {
 		await next();
 		if (ctx.path === '/token' && ctx.body && typeof ctx.body === 'object') {
 			requests.items.at(-1).status = ctx.status;
 			requests.items.at(-1).answer = { ...ctx.body, access_token: undefined };
+			requests.items.at(-1).assertion = ctx.oidc?.body?.client_assertion;
 			if (flags['strip-expires-in'] && ctx.status === 200)
 				delete ctx.body.expires_in;
 		}

@@ -188,7 +188,8 @@ static const struct {
 	{ "[token \"t\"]\ntype = auth0\ndomain = x.auth0.com/\n",
 	  "t.conf:3: domain: 'x.auth0.com/' is not a valid host name" },
 	{ OAUTH "client_auth = private_key_jwt\n",
-	  "t.conf:6: client_auth: expected client_secret_post|client_secret_basic, got "
+	  "t.conf:6: client_auth: expected client_secret_post|client_secret_basic|"
+	  "client_secret_jwt, got "
 	  "'private_key_jwt'" },
 	{ OAUTH "resource = api.example.com\n",
 	  "t.conf:6: resource: 'api.example.com' is not an absolute URI" },

@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "jwt.h"
+#include "oauth2_assert.h"
 #include "oauth2_tls.h"
+#include "secret.h"
 
 int main(void);
 
@@ -129,6 +132,65 @@ START_TEST(test_ca_file_default)
 }
 END_TEST
 
+/* RFC 7515 Appendix A.1: the HS256 example, byte for byte. */
+START_TEST(test_rfc7515_a1_hs256)
+{
+	static const unsigned char k[] =
+	        "\x03\x23\x35\x4b\x2b\x0f\xa5\xbc\x83\x7e\x06\x65\x77\x7b\xa6\x8f"
+	        "\x5a\xb3\x28\xe6\xf0\x54\xc9\x28\xa9\x0f\x84\xb2\xd2\x50\x2e\xbf"
+	        "\xd3\xfb\x5a\x92\xd2\x06\x47\xef\x96\x8a\xb4\xc3\x77\x62\x3d\x22"
+	        "\x3d\x2e\x21\x72\x05\x2e\x4f\x08\xc0\xcd\x9a\xf5\x67\xd0\x80\xa3";
+	static const char input[] =
+	        "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
+	        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEz"
+	        "MDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+	char *jws = oauth2_jws_hs256(input, k, 64);
+
+	ck_assert_str_eq(jws + strlen(input),
+	                 ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+	ck_assert(strncmp(jws, input, strlen(input)) == 0);
+	secret_free_str(jws);
+}
+END_TEST
+
+/* RFC 4648 §10 vectors in the URL-safe alphabet, unpadded. */
+START_TEST(test_b64url)
+{
+	static const char *const v[][2] = { { "", "" },           { "f", "Zg" },
+		                            { "fo", "Zm8" },      { "foo", "Zm9v" },
+		                            { "foob", "Zm9vYg" }, { "\xfb\xff", "-_8" } };
+
+	for (size_t i = 0; i < N(v); i++) {
+		char *e = oauth2_b64url((const unsigned char *)v[i][0], strlen(v[i][0]));
+		ck_assert_str_eq(e, v[i][1]);
+		free(e);
+	}
+}
+END_TEST
+
+/* Claims and freshness of a client_secret_jwt assertion. */
+START_TEST(test_assertion_hs256)
+{
+	char *a = oauth2_assertion_hs256("cid", "https://i.example/token", "s3cr3t",
+	                                 1700000000);
+	char *b = oauth2_assertion_hs256("cid", "https://i.example/token", "s3cr3t",
+	                                 1700000000);
+	int64_t exp;
+	const char *dot2 = strrchr(a, '.');
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_str_ne(a, b); /* a fresh jti each time */
+	ck_assert_int_eq(jwt_decode_exp(a, &exp), 0);
+	ck_assert_int_eq(exp, 1700000000 + OAUTH2_ASSERT_LIFETIME_S);
+	/* eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9 = {"alg":"HS256","typ":"JWT"} */
+	ck_assert(strncmp(a, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.", 37) == 0);
+	ck_assert_ptr_null(strstr(a, "s3cr3t"));
+	ck_assert_uint_eq(strlen(dot2 + 1), 43);
+	secret_free_str(a);
+	secret_free_str(b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -142,6 +204,11 @@ main(void)
 	tcase_add_test(tls, test_ca_file);
 	tcase_add_test(tls, test_ca_file_default);
 	suite_add_tcase(s, tls);
+	TCase *jws = tcase_create("jws");
+	tcase_add_test(jws, test_rfc7515_a1_hs256);
+	tcase_add_test(jws, test_b64url);
+	tcase_add_test(jws, test_assertion_hs256);
+	suite_add_tcase(s, jws);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
