@@ -189,7 +189,8 @@ def test_ca_file_trusts_a_private_ca_and_verification_stays_on(oidc_factory,
 
 
 def test_client_secret_jwt_is_accepted_once_and_a_wrong_secret_refused(oidc_factory,
-                                                                       tokend_factory):
+                                                                       tokend_factory,
+                                                                       leak_secrets):
     server = oidc_factory()
     tokend = tokend_factory(config(server, f"resource = {RESOURCE}\n",
                                    client_id=JWT_CLIENT_ID, auth="client_secret_jwt"))
@@ -197,6 +198,8 @@ def test_client_secret_jwt_is_accepted_once_and_a_wrong_secret_refused(oidc_fact
     assert jwt_claims(doc["token"])["client_id"] == JWT_CLIENT_ID
     req = server.control("requests")["requests"][-1]
     assert req["status"] == 200 and "authorization" not in req["headers"], req
+    leak_secrets.add(req["assertion"])
+    leak_secrets.add(CLIENT_SECRET)
     claims = jwt_claims(req["assertion"])
     assert claims["iss"] == claims["sub"] == JWT_CLIENT_ID, claims
     assert claims["aud"] == f"{server.url}/token" and claims["exp"] - claims["iat"] == 60
