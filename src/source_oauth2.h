@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "oauth2_request.h"
 #include "err.h"
 #include "token.h"
 
@@ -51,17 +52,5 @@ int oauth2_parse_answer(long status, const char *body, size_t len,
  * first of them, space-separated, in missing (cut to cap). */
 size_t oauth2_scope_missing(const char *requested, const char *granted, char *missing,
                             size_t cap);
-
-/* The request body for def with client secret (NULL with client_secret_basic),
- * form-encoded or JSON as def says. A heap string holding the secret:
- * free it with secret_free_str. */
-char *oauth2_request_body(const struct token_def *def, const char *secret);
-/* The same with an RFC 7523 client assertion (NULL: none). */
-char *oauth2_request_body_assert(const struct token_def *def, const char *secret,
-                                 const char *assertion);
-
-/* "Authorization: Basic base64(formenc(id) ":" formenc(secret))", RFC 6749
- * §2.3.1. Free with secret_free_str. */
-char *oauth2_basic_header(const char *client_id, const char *secret);
 
 #endif
