@@ -366,12 +366,13 @@ handle_key(struct parser *p, const char *name, const char *value)
 	if (key == NULL)
 		return fail(p, line, "unknown key '%s' in %s", name,
 		            section_label(p, label, sizeof(label)));
-	if (p->seen[key_index(key)] != 0)
+	if (p->seen[key_index(key)] != 0 && key->kind != CONFIG_KIND_STRLIST)
 		return fail(p, line, "duplicate key '%s' (first set on line %d)", name,
 		            p->seen[key_index(key)]);
 	if (*value == '\0')
 		return fail(p, line, "key '%s' has an empty value", name);
-	p->seen[key_index(key)] = line;
+	if (p->seen[key_index(key)] == 0)
+		p->seen[key_index(key)] = line;
 	if (config_key_set(key, bases[p->section], value, p->err) == -1) {
 		err_prefix(p->err, "%s:%d", p->cfg->path, line);
 		p->failed = true;
@@ -414,6 +415,19 @@ config_new(const char *path)
 	return cfg;
 }
 
+/* [daemon] may come after the tokens: its defaults are applied last. */
+static void
+inherit_daemon_defaults(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		struct token_def *t = cfg->tokens[i];
+
+		if (t->ca_file == NULL && cfg->daemon.ca_file != NULL &&
+		    (t->type == TOKEN_TYPE_OAUTH2 || t->type == TOKEN_TYPE_AUTH0))
+			t->ca_file = xstrdup(cfg->daemon.ca_file);
+	}
+}
+
 static int
 load_text(const char *text, const char *name, mode_t too_open, struct config **out,
           struct err *err)
@@ -438,6 +452,7 @@ load_text(const char *text, const char *name, mode_t too_open, struct config **o
 		config_free(p.cfg);
 		return -1;
 	}
+	inherit_daemon_defaults(p.cfg);
 	*out = p.cfg;
 	return 0;
 }
@@ -572,6 +587,18 @@ str_eq(const char *a, const char *b)
 }
 
 static bool
+list_eq(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool
 secret_eq(const struct config_secret *a, const struct config_secret *b)
 {
 	if (!str_eq(a->ref, b->ref) || !str_eq(a->ssm_name, b->ssm_name) ||
@@ -597,9 +624,14 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       a->client_auth == b->client_auth &&
 	       a->request_format == b->request_format &&
 	       str_eq(a->audience, b->audience) && str_eq(a->scope, b->scope) &&
-	       str_eq(a->host, b->host) && a->port == b->port &&
-	       str_eq(a->user, b->user) && str_eq(a->region, b->region) &&
-	       str_eq(a->cache, b->cache) && a->serverless == b->serverless &&
+	       list_eq(a->resources, a->n_resources, b->resources, b->n_resources) &&
+	       list_eq(a->extra_params, a->n_extra_params, b->extra_params,
+	               b->n_extra_params) &&
+	       a->default_lifetime_ms == b->default_lifetime_ms &&
+	       str_eq(a->ca_file, b->ca_file) && str_eq(a->host, b->host) &&
+	       a->port == b->port && str_eq(a->user, b->user) &&
+	       str_eq(a->region, b->region) && str_eq(a->cache, b->cache) &&
+	       a->serverless == b->serverless &&
 	       str_eq(a->ssm_parameter, b->ssm_parameter) &&
 	       str_eq(a->ssm_type, b->ssm_type) &&
 	       str_eq(a->ssm_kms_key_id, b->ssm_kms_key_id) &&

@@ -27,6 +27,7 @@ enum token_type {
 enum oauth2_auth {
 	OAUTH2_AUTH_POST,  /* client_secret_post: id and secret in the body */
 	OAUTH2_AUTH_BASIC, /* client_secret_basic: Authorization: Basic */
+	OAUTH2_AUTH_SECRET_JWT, /* client_secret_jwt: an HS256 assertion (RFC 7523) */
 };
 
 enum oauth2_body {
@@ -78,6 +79,13 @@ struct token_def {
 	enum oauth2_body request_format;
 	char *audience;
 	char *scope;
+	char **resources; /* RFC 8707 resource, repeatable */
+	size_t n_resources;
+	char **extra_params; /* "name=value", repeatable; reserved names refused */
+	size_t n_extra_params;
+	int64_t default_lifetime_ms; /* without expires_in or a JWT exp; 0: none */
+	char *ca_file; /* PEM CAs trusted for the issuer besides the system's;
+	                * [daemon] ca_file when unset */
 
 	/* rds / elasticache */
 	char *host;
@@ -125,6 +133,7 @@ struct config_daemon {
 	size_t max_body_size;
 	uid_t *admin_uids;
 	size_t n_admin_uids;
+	char *ca_file; /* default of the tokens' ca_file */
 };
 
 struct config_aws {

@@ -33,7 +33,7 @@ static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const token_types[] = { "oauth2", "auth0", "rds", "elasticache",
 	                                   NULL };
 static const char *const client_auths[] = { "client_secret_post", "client_secret_basic",
-	                                    NULL };
+	                                    "client_secret_jwt", NULL };
 static const char *const body_formats[] = { "form", "json", NULL };
 static const char *const ssm_formats[] = { "json", "value", NULL };
 static const char *const coordinates[] = { "ssm-lock", "none", NULL };
@@ -41,7 +41,8 @@ static const char *const ssm_types[] = { "SecureString", "String", NULL };
 static const char *const ssm_tiers[] = { "Standard", "Advanced", NULL };
 
 static config_check_fn check_socket_path, check_token_url, check_domain, check_host,
-        check_cache, check_region, check_ssm_parameter;
+        check_cache, check_region, check_ssm_parameter, check_resource, check_extra_param,
+        check_abs_path;
 
 #define D(m)    CONFIG_SECTION_DAEMON, offsetof(struct config_daemon, m)
 #define A(m)    CONFIG_SECTION_AWS, offsetof(struct config_aws, m)
@@ -73,6 +74,7 @@ const struct config_key config_keys[] = {
 	  .max = 1048576 },
 	{ "admin_uids", D(admin_uids), CONFIG_KIND_UIDS,
 	  .aux = offsetof(struct config_daemon, n_admin_uids) },
+	{ "ca_file", D(ca_file), CONFIG_KIND_STR, .check = check_abs_path },
 
 	{ "region", A(region), CONFIG_KIND_STR, .check = check_region },
 	{ "credentials", A(credentials), CONFIG_KIND_CREDS, .def = "chain",
@@ -97,6 +99,15 @@ const struct config_key config_keys[] = {
 	  .applies = CONFIG_FOR_OAUTH },
 	{ "audience", T(audience), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH },
 	{ "scope", T(scope), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH },
+	{ "resource", T(resources), CONFIG_KIND_STRLIST, .check = check_resource,
+	  .aux = offsetof(struct token_def, n_resources), .applies = CONFIG_FOR_OAUTH },
+	{ "extra_params", T(extra_params), CONFIG_KIND_STRLIST,
+	  .check = check_extra_param, .aux = offsetof(struct token_def, n_extra_params),
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "default_lifetime", T(default_lifetime_ms), CONFIG_KIND_DURATION, DUR(1000),
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "ca_file", T(ca_file), CONFIG_KIND_STR, .check = check_abs_path,
+	  .applies = CONFIG_FOR_OAUTH },
 
 	{ "host", T(host), CONFIG_KIND_STR, .check = check_host,
 	  .applies = CONFIG_FOR(TOKEN_TYPE_RDS), .required = CONFIG_FOR(TOKEN_TYPE_RDS) },
@@ -565,6 +576,83 @@ check_region(const char *value, struct err *err)
 }
 
 static int
+check_abs_path(const char *value, struct err *err)
+{
+	if (value[0] != '/')
+		return err_set(err, ERR_CONFIG, "'%s' is not an absolute path", value);
+	return 0;
+}
+
+/* RFC 8707 §2: an absolute URI without a fragment. */
+static int
+check_resource(const char *value, struct err *err)
+{
+	const char *colon = strchr(value, ':');
+
+	if (colon == NULL || colon == value || !isalpha((unsigned char)value[0]) ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                  "0123456789+.-") != (size_t)(colon - value))
+		return err_set(err, ERR_CONFIG, "'%s' is not an absolute URI", value);
+	if (strchr(value, '#') != NULL || strpbrk(value, " \t") != NULL)
+		return err_set(err, ERR_CONFIG,
+		               "'%s' must have no fragment and no spaces (RFC 8707)",
+		               value);
+	return 0;
+}
+
+/* Parameters tokend sets itself, or that carry credentials: a config
+ * that sets them here would send them twice or leak a secret into a
+ * plain key. */
+static const char *const reserved_params[] = { "grant_type",
+	                                       "client_id",
+	                                       "client_secret",
+	                                       "client_assertion",
+	                                       "client_assertion_type",
+	                                       "scope",
+	                                       "audience",
+	                                       "resource",
+	                                       NULL };
+
+static int
+check_extra_param(const char *value, struct err *err)
+{
+	const char *eq = strchr(value, '=');
+	size_t n = eq != NULL ? (size_t)(eq - value) : 0;
+
+	if (n == 0 || strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                            "0123456789_.-:") != n)
+		return err_set(err, ERR_CONFIG,
+		               "expected NAME=VALUE, NAME of "
+		               "A-Z a-z 0-9 _ . - :");
+	for (size_t i = 0; reserved_params[i] != NULL; i++) {
+		if (strlen(reserved_params[i]) == n &&
+		    strncasecmp(value, reserved_params[i], n) == 0)
+			return err_set(err, ERR_CONFIG,
+			               "'%s' is set by tokend or has its own key",
+			               reserved_params[i]);
+	}
+	if (strncasecmp(value, "client_assertion", 16) == 0)
+		return err_set(err, ERR_CONFIG, "client_assertion* is set by tokend");
+	return 0;
+}
+
+/* A repeatable key: each line adds one element. */
+static int
+add_string(const struct config_key *key, void *base, const char *value, struct err *err)
+{
+	char ***list = field_of(key, base);
+	size_t *n = aux_of(key, base);
+
+	if (key->check != NULL && key->check(value, err) == -1) {
+		err_prefix(err, "%s", key->name);
+		return -1;
+	}
+	*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+	(*list)[(*n)++] = xstrdup(value);
+	return 0;
+}
+
+static int
 set_string(const struct config_key *key, char **field, const char *value, struct err *err)
 {
 	char *copy = xstrdup(value);
@@ -619,6 +707,7 @@ config_key_set(const struct config_key *key, void *base, const char *value,
 			return 0;
 		err_prefix(err, "%s", key->name);
 		return -1;
+	case CONFIG_KIND_STRLIST: return add_string(key, base, value, err);
 	}
 	return err_set(err, ERR_INTERNAL, "%s: unknown kind", key->name);
 }
@@ -642,6 +731,13 @@ config_key_free(const struct config_key *key, void *base)
 		*(char **)aux_of(key, base) = NULL;
 		break;
 	case CONFIG_KIND_SECRET: config_secret_clear(field); break;
+	case CONFIG_KIND_STRLIST:
+		for (size_t i = 0; i < *(size_t *)aux_of(key, base); i++)
+			free((*(char ***)field)[i]);
+		free(*(char ***)field);
+		*(char ***)field = NULL;
+		*(size_t *)aux_of(key, base) = 0;
+		break;
 	default: break;
 	}
 }

@@ -37,6 +37,7 @@ enum config_kind {
 	CONFIG_KIND_UIDS,   /* uid_t array; aux: its size_t count */
 	CONFIG_KIND_GIDS,   /* gid_t array; aux: its size_t count */
 	CONFIG_KIND_SECRET, /* struct config_secret */
+	CONFIG_KIND_STRLIST, /* char * array; aux: its size_t count; repeatable */
 };
 
 #define CONFIG_FOR(t)    (1u << (t))

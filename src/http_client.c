@@ -63,6 +63,8 @@ struct http_call {
 	CURLcode result;
 	http_done_fn *cb;
 	void *arg;
+	char *tls_key; /* the client key, lent to curl (CURL_BLOB_NOCOPY) */
+	size_t tls_key_len;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -123,6 +125,7 @@ call_free(struct http_call *call)
 	curl_url_cleanup(call->url);
 	slist_wipe_free(call->headers);
 	secret_free_mem(call->req_body, call->req_body_len);
+	secret_free_mem(call->tls_key, call->tls_key_len);
 	secret_free_mem(call->body, call->body_cap);
 	headers_clear(call);
 	free(call->resp_headers);
@@ -328,6 +331,39 @@ easy_setup_common(struct http_call *call, long timeout_ms)
 	return bad;
 }
 
+/* CA bundle and client certificate from memory. curl copies the
+ * certificate and CAs; the key it only borrows, from a copy this call
+ * owns and wipes, so no unwiped copy is left in curl's heap. */
+static bool
+easy_setup_tls(struct http_call *call, const struct http_tls *tls)
+{
+	CURL *e = call->easy;
+	bool bad = false;
+	struct curl_blob blob;
+
+	if (tls == NULL)
+		return false;
+	if (tls->ca != NULL) {
+		blob = (struct curl_blob){ (void *)tls->ca, tls->ca_len, CURL_BLOB_COPY };
+		bad |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK;
+	}
+	if (tls->cert != NULL && tls->key != NULL) {
+		blob = (struct curl_blob){ (void *)tls->cert, tls->cert_len,
+			                   CURL_BLOB_COPY };
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+		call->tls_key = xmalloc(tls->key_len + 1);
+		call->tls_key_len = tls->key_len + 1;
+		memcpy(call->tls_key, tls->key, tls->key_len);
+		call->tls_key[tls->key_len] = '\0';
+		blob = (struct curl_blob){ call->tls_key, tls->key_len,
+			                   CURL_BLOB_NOCOPY };
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
+	}
+	return bad;
+}
+
 static bool
 easy_setup_method(struct http_call *call, const char *method)
 {
@@ -384,7 +420,7 @@ http_client_start(struct http_client *client, const struct http_request *req,
 	}
 	if (easy_setup_common(call, req->timeout_ms > 0 ? req->timeout_ms
 	                                                : DEFAULT_TIMEOUT_MS) ||
-	    easy_setup_method(call, req->method)) {
+	    easy_setup_method(call, req->method) || easy_setup_tls(call, req->tls)) {
 		err_set(err, ERR_INTERNAL, "%s: curl refused an option", call->where);
 		goto fail;
 	}

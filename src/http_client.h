@@ -20,13 +20,27 @@ struct http_call;
 
 #define HTTP_CLIENT_MAX_BODY (1024 * 1024)
 
+/* TLS of one request. Peers stay verified: ca adds trust, it never turns
+ * verification off. Everything is copied by http_client_start; the key's
+ * copy is wiped when the call ends. */
+struct http_tls {
+	const char *ca; /* PEM bundle trusted instead of the system's file
+	                 * (callers append the system's: oauth2_tls.c); NULL: default */
+	size_t ca_len;
+	const char *cert; /* client certificate chain, PEM; NULL: none */
+	size_t cert_len;
+	const char *key; /* its private key, PEM; secret */
+	size_t key_len;
+};
+
 struct http_request {
 	const char *method; /* "GET", "POST", "PUT" */
 	const char *url;
 	const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
 	const char *body;           /* may be NULL */
 	size_t body_len;
-	long timeout_ms; /* whole transfer; 0: 10 s */
+	long timeout_ms;            /* whole transfer; 0: 10 s */
+	const struct http_tls *tls; /* NULL: system CAs, no client certificate */
 };
 
 struct http_header {

@@ -405,8 +405,8 @@ get_token(struct server *srv, struct sconn *c, const struct ucred *uc, struct to
 		/* Socket activation: the first client may connect before the
 		 * first value; it waits for it (bounded) instead of a 503. */
 		if (tok->version == 0 && srv->startup_until_ms > now)
-			park(srv, c, uc, tok, 0, srv->startup_until_ms - now, raw)->startup =
-			        true;
+			park(srv, c, uc, tok, 0, srv->startup_until_ms - now, raw)
+			        ->startup = true;
 		else
 			reply_unavailable(srv, c, tok, raw);
 		return;

@@ -7,151 +7,18 @@
 
 #include <ctype.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http_client.h"
 #include "jwt.h"
+#include "log.h"
+#include "oauth2_assert.h"
+#include "oauth2_tls.h"
 #include "secret.h"
 #include "timeutil.h"
 #include "xalloc.h"
-
-/* --- a growing buffer that wipes what it leaves behind --------------------- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void
-sbuf_put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		/* Not realloc: the old block may hold the client secret. */
-		p = xmalloc(cap);
-		if (b->p != NULL)
-			memcpy(p, b->p, b->len);
-		secret_free_mem(b->p, b->cap);
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sbuf_puts(struct sbuf *b, const char *s)
-{
-	sbuf_put(b, s, strlen(s));
-}
-
-/* application/x-www-form-urlencoded, as RFC 6749 Appendix B asks. */
-static void
-form_encode(struct sbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[3] = { '%', hex[*p >> 4], hex[*p & 15] };
-
-		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '*')
-			sbuf_put(b, (const char *)p, 1);
-		else if (*p == ' ')
-			sbuf_put(b, "+", 1);
-		else
-			sbuf_put(b, esc, 3);
-	}
-}
-
-/* A JSON string; UTF-8 passes through, controls are escaped. Written here
- * rather than with jansson so that no copy of the secret is left behind
- * in memory we cannot wipe. */
-static void
-json_quote(struct sbuf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	sbuf_put(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
-
-		if (*p == '"' || *p == '\\') {
-			sbuf_put(b, "\\", 1);
-			sbuf_put(b, (const char *)p, 1);
-		} else if (*p < 0x20) {
-			sbuf_put(b, esc, 6);
-		} else {
-			sbuf_put(b, (const char *)p, 1);
-		}
-	}
-	sbuf_put(b, "\"", 1);
-}
-
-/* --- the request ------------------------------------------------------------ */
-
-char *
-oauth2_request_body(const struct token_def *def, const char *secret)
-{
-	bool json = def->request_format == OAUTH2_BODY_JSON;
-	bool post = def->client_auth == OAUTH2_AUTH_POST;
-	const char *fields[][2] = {
-		{ "grant_type", "client_credentials" },
-		{ "client_id", post ? def->client_id : NULL },
-		{ "client_secret", post ? secret : NULL },
-		{ "audience", def->audience },
-		{ "scope", def->scope },
-	};
-	struct sbuf b = { 0 };
-	bool first = true;
-
-	sbuf_puts(&b, json ? "{" : "");
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (fields[i][1] == NULL)
-			continue;
-		if (!first)
-			sbuf_puts(&b, json ? "," : "&");
-		first = false;
-		if (json) {
-			json_quote(&b, fields[i][0]);
-			sbuf_puts(&b, ":");
-			json_quote(&b, fields[i][1]);
-		} else {
-			form_encode(&b, fields[i][0]);
-			sbuf_puts(&b, "=");
-			form_encode(&b, fields[i][1]);
-		}
-	}
-	sbuf_puts(&b, json ? "}" : "");
-	return b.p;
-}
-
-char *
-oauth2_basic_header(const char *client_id, const char *secret)
-{
-	static const char prefix[] = "Authorization: Basic ";
-	struct sbuf cred = { 0 };
-	size_t cap;
-	char *out;
-
-	form_encode(&cred, client_id);
-	sbuf_puts(&cred, ":");
-	form_encode(&cred, secret);
-	cap = sizeof(prefix) + 4 * ((cred.len + 2) / 3);
-	out = xmalloc(cap);
-	memcpy(out, prefix, sizeof(prefix) - 1);
-	EVP_EncodeBlock((unsigned char *)out + sizeof(prefix) - 1,
-	                (const unsigned char *)cred.p, (int)cred.len);
-	secret_free_mem(cred.p, cred.cap);
-	return out;
-}
 
 /* --- the answer ------------------------------------------------------------- */
 
@@ -209,37 +76,63 @@ wait_ms(long status, const char *retry_after, const char *reset, int64_t now_ms)
 	return 0;
 }
 
-static enum err_code
-error_code_for(long status, const char *code)
-{
-	if (status == 401 || status == 403)
-		return ERR_AUTH;
-	if (status == 429)
-		return ERR_THROTTLED;
-	/* RFC 6749 §5.2 lets invalid_client come with 400. */
-	if (status == 400 && (strcmp(code, "invalid_client") == 0 ||
-	                      strcmp(code, "unauthorized_client") == 0 ||
-	                      strcmp(code, "access_denied") == 0))
-		return ERR_AUTH;
-	return ERR_HTTP;
-}
+/* The RFC 6749 §5.2 and RFC 8707 §2 errors that no retry can cure: the
+ * issuer refuses the configuration. Each names the setting to check. */
+static const struct {
+	const char *code;
+	enum err_code err;
+	const char *hint;
+} permanent_errors[] = {
+	{ "invalid_client", ERR_AUTH,
+	  "check client_id, client_secret/client_key and client_auth" },
+	{ "unauthorized_client", ERR_AUTH,
+	  "the client may not use client_credentials: check its grants at the "
+	  "issuer and client_id" },
+	{ "access_denied", ERR_AUTH,
+	  "the client is not granted this API: check audience/resource and its "
+	  "grants at the issuer" },
+	{ "invalid_scope", ERR_CONFIG, "check scope" },
+	{ "unsupported_grant_type", ERR_CONFIG,
+	  "the issuer does not offer client_credentials here: check token_url" },
+	{ "invalid_target", ERR_CONFIG, "check resource (and audience)" },
+};
 
-/* What an operator should look at when the issuer refuses the client. */
+/* Fills the error's code and whether it is permanent; the hint or NULL. */
 static const char *
-auth_hint(long status, const char *code)
+classify(long status, const char *code, struct token_result *out)
 {
-	if (status == 401 || strcmp(code, "invalid_client") == 0)
-		return " (check client_id and client_secret, and client_auth)";
-	if (error_code_for(status, code) == ERR_AUTH)
-		return " (is the client allowed this grant, audience and scope?)";
-	return "";
+	enum err_code ec = ERR_HTTP;
+
+	out->permanent = false;
+	/* A 401 is always about the client's own credentials (Auth0 says
+	 * access_denied for a wrong secret). */
+	if (status == 401) {
+		out->err.code = ERR_AUTH;
+		out->permanent = true;
+		return "check client_id, client_secret/client_key and client_auth";
+	}
+	for (size_t i = 0; i < sizeof(permanent_errors) / sizeof(permanent_errors[0]);
+	     i++) {
+		if (strcmp(code, permanent_errors[i].code) == 0 &&
+		    (status == 400 || status == 403)) {
+			out->err.code = permanent_errors[i].err;
+			out->permanent = true;
+			return permanent_errors[i].hint;
+		}
+	}
+	if (status == 403)
+		ec = ERR_AUTH;
+	else if (status == 429)
+		ec = ERR_THROTTLED;
+	out->err.code = ec;
+	return NULL;
 }
 
 static int
 parse_failure(long status, const char *body, size_t len, struct token_result *out)
 {
 	json_t *root = json_loadb(body, len, 0, NULL);
-	const char *desc = NULL;
+	const char *desc = NULL, *hint;
 	char code[48], text[128];
 
 	sanitize(code, sizeof(code), json_string_value(json_object_get(root, "error")));
@@ -248,9 +141,10 @@ parse_failure(long status, const char *body, size_t len, struct token_result *ou
 		desc = json_string_value(json_object_get(root, "message"));
 	sanitize(text, sizeof(text), desc);
 	json_decref(root);
-	return err_set(&out->err, error_code_for(status, code),
-	               "issuer answered %ld%s%s%s%s%s", status, code[0] ? " " : "", code,
-	               text[0] ? ": " : "", text, auth_hint(status, code));
+	hint = classify(status, code, out);
+	return err_set(&out->err, out->err.code, "issuer answered %ld%s%s%s%s%s%s",
+	               status, code[0] ? " " : "", code, text[0] ? ": " : "", text,
+	               hint != NULL ? "; permanent, " : "", hint != NULL ? hint : "");
 }
 
 /* expires_in as a positive number of seconds; Azure AD v1 and others send
@@ -320,13 +214,41 @@ parse_token_type(json_t *v, char out[32], struct err *err)
 	return 0;
 }
 
+/* Lifetime from expires_in, else the JWT's exp, else default_lifetime
+ * (RFC 6749 §5.1 only recommends expires_in). A JWT exp earlier than
+ * expires_in wins: the token's own word on its expiry. */
+static int
+set_expiry(json_t *root, const char *tok, int64_t start_ms, int64_t default_ms,
+           struct token_result *out)
+{
+	json_t *ei = json_object_get(root, "expires_in");
+	int64_t expires_in = 0, exp_s = 0;
+	bool has_exp = jwt_decode_exp(tok, &exp_s) == 0;
+
+	if (ei != NULL) {
+		if (parse_expires_in(ei, &expires_in, &out->err) == -1)
+			return -1;
+		out->expires_at_ms = start_ms + expires_in * 1000;
+		if (has_exp && exp_s * 1000 < out->expires_at_ms)
+			out->expires_at_ms = exp_s * 1000;
+	} else if (has_exp) {
+		out->expires_at_ms = exp_s * 1000;
+	} else if (default_ms > 0) {
+		out->expires_at_ms = start_ms + default_ms;
+	} else {
+		return err_set(&out->err, ERR_PARSE,
+		               "issuer's answer has no expires_in and the token no JWT "
+		               "exp; set default_lifetime");
+	}
+	return 0;
+}
+
 static int
 parse_success(const char *body, size_t len, int64_t request_start_ms,
-              struct token_result *out)
+              int64_t default_lifetime_ms, struct token_result *out)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, 0, &jerr), *tok;
-	int64_t expires_in = 0, exp_s;
 	int rc = -1;
 
 	/* jerr.text may quote the body, which may hold the token. */
@@ -341,15 +263,12 @@ parse_success(const char *body, size_t len, int64_t request_start_ms,
 	if (check_access_token(tok, &out->err) == -1 ||
 	    parse_token_type(json_object_get(root, "token_type"), out->token_type,
 	                     &out->err) == -1 ||
-	    parse_expires_in(json_object_get(root, "expires_in"), &expires_in,
-	                     &out->err) == -1)
+	    set_expiry(root, json_string_value(tok), request_start_ms,
+	               default_lifetime_ms, out) == -1)
 		goto out;
 	out->issued_at_ms = request_start_ms;
-	out->expires_at_ms = request_start_ms + expires_in * 1000;
-	/* The token's own word on its expiry wins if it is earlier. */
-	if (jwt_decode_exp(json_string_value(tok), &exp_s) == 0 &&
-	    exp_s * 1000 < out->expires_at_ms)
-		out->expires_at_ms = exp_s * 1000;
+	sanitize(out->scope, sizeof(out->scope),
+	         json_string_value(json_object_get(root, "scope")));
 	out->value = secret_new(json_string_value(tok), json_string_length(tok));
 	out->origin = TOKEN_ORIGIN_ISSUER;
 	rc = 0;
@@ -359,9 +278,9 @@ out:
 }
 
 int
-oauth2_parse_response(long status, const char *body, size_t len, const char *retry_after,
-                      const char *ratelimit_reset, int64_t request_start_ms,
-                      int64_t now_ms, struct token_result *out)
+oauth2_parse_answer(long status, const char *body, size_t len, const char *retry_after,
+                    const char *ratelimit_reset, int64_t request_start_ms, int64_t now_ms,
+                    int64_t default_lifetime_ms, struct token_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->http_status = (int)status;
@@ -369,9 +288,60 @@ oauth2_parse_response(long status, const char *body, size_t len, const char *ret
 		len = 0;
 	if (status == 200)
 		return parse_success(body != NULL ? body : "", len, request_start_ms,
-		                     out);
+		                     default_lifetime_ms, out);
 	out->retry_after_ms = wait_ms(status, retry_after, ratelimit_reset, now_ms);
 	return parse_failure(status, body != NULL ? body : "", len, out);
+}
+
+int
+oauth2_parse_response(long status, const char *body, size_t len, const char *retry_after,
+                      const char *ratelimit_reset, int64_t request_start_ms,
+                      int64_t now_ms, struct token_result *out)
+{
+	return oauth2_parse_answer(status, body, len, retry_after, ratelimit_reset,
+	                           request_start_ms, now_ms, 0, out);
+}
+
+/* Whether a scope word is one of list's space-separated words. */
+static bool
+has_word(const char *list, const char *w, size_t n)
+{
+	for (const char *p = list; *p != '\0';) {
+		size_t m;
+
+		p += strspn(p, " ");
+		m = strcspn(p, " ");
+		if (m == n && strncmp(p, w, n) == 0)
+			return true;
+		p += m;
+	}
+	return false;
+}
+
+size_t
+oauth2_scope_missing(const char *requested, const char *granted, char *missing,
+                     size_t cap)
+{
+	size_t count = 0, used = 0;
+
+	if (cap > 0)
+		missing[0] = '\0';
+	for (const char *p = requested; p != NULL && *p != '\0';) {
+		size_t n;
+
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n > 0 && !has_word(granted, p, n)) {
+			count++;
+			if (used + n + 2 <= cap) {
+				used += (size_t)snprintf(missing + used, cap - used,
+				                         "%s%.*s", used ? " " : "",
+				                         (int)n, p);
+			}
+		}
+		p += n;
+	}
+	return count;
 }
 
 /* --- the source ------------------------------------------------------------- */
@@ -383,8 +353,34 @@ struct oauth2_source {
 	token_fetch_done_fn *done;
 	void *arg;
 	int64_t start_ms;
-	struct err start_err; /* why the last start_fetch returned -1 */
+	struct err start_err;   /* why the last start_fetch returned -1 */
+	char warned_scope[256]; /* the narrowed grant last warned about */
+	struct oauth2_tls tls;
 };
+
+/* RFC 6749 §3.3: the issuer may grant less than asked, and some drop a
+ * scope they do not know without an error. Said once per distinct grant. */
+static void
+check_scope(struct oauth2_source *s, const struct token_result *res)
+{
+	char missing[160];
+	size_t n;
+
+	if (s->def->scope == NULL || res->scope[0] == '\0')
+		return;
+	n = oauth2_scope_missing(s->def->scope, res->scope, missing, sizeof(missing));
+	if (n == 0) {
+		s->warned_scope[0] = '\0';
+		return;
+	}
+	if (strcmp(s->warned_scope, res->scope) == 0)
+		return;
+	snprintf(s->warned_scope, sizeof(s->warned_scope), "%s", res->scope);
+	log_write(LOG_WARNING, "token", s->def->name,
+	          "issuer granted scope \"%s\", narrower than asked: %zu missing "
+	          "(%s); check scope and the client's grants at the issuer",
+	          res->scope, n, missing);
+}
 
 static void
 on_response(const struct http_response *resp, void *arg)
@@ -397,10 +393,13 @@ on_response(const struct http_response *resp, void *arg)
 		memset(&res, 0, sizeof(res));
 		res.err = resp->err;
 	} else {
-		oauth2_parse_response(resp->status, resp->body, resp->body_len,
-		                      http_response_header(resp, "Retry-After"),
-		                      http_response_header(resp, "x-ratelimit-reset"),
-		                      s->start_ms, timeutil_wall_ms(), &res);
+		oauth2_parse_answer(resp->status, resp->body, resp->body_len,
+		                    http_response_header(resp, "Retry-After"),
+		                    http_response_header(resp, "x-ratelimit-reset"),
+		                    s->start_ms, timeutil_wall_ms(),
+		                    s->def->default_lifetime_ms, &res);
+		if (res.err.code == ERR_OK)
+			check_scope(s, &res);
 	}
 	/* done owns res.value and may start the next fetch. */
 	s->done(&res, s->arg);
@@ -414,7 +413,7 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	const struct secret *secret = def->client_secret.value;
 	bool basic = def->client_auth == OAUTH2_AUTH_BASIC;
 	const char *headers[4] = { NULL };
-	char *body = NULL, *auth = NULL;
+	char *body = NULL, *auth = NULL, *assertion = NULL;
 	struct http_request req = { 0 };
 	int rc = -1;
 
@@ -424,7 +423,18 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 		                                       : "unset");
 		goto out;
 	}
-	body = oauth2_request_body(def, basic ? NULL : secret->data);
+	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT) {
+		assertion =
+		        oauth2_assertion_hs256(def->client_id, def->token_url,
+		                               secret->data, timeutil_wall_ms() / 1000);
+		if (assertion == NULL) {
+			err_set(&s->start_err, ERR_INTERNAL,
+			        "client assertion: no random bytes");
+			goto out;
+		}
+	}
+	body = oauth2_request_body_assert(def, basic || assertion ? NULL : secret->data,
+	                                  assertion);
 	headers[0] = def->request_format == OAUTH2_BODY_JSON
 	                     ? "Content-Type: application/json"
 	                     : "Content-Type: application/x-www-form-urlencoded";
@@ -439,6 +449,7 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	req.body = body;
 	req.body_len = strlen(body);
 	req.timeout_ms = (long)def->request_timeout_ms;
+	req.tls = s->tls.used ? &s->tls.http : NULL;
 	s->start_ms = timeutil_wall_ms();
 	s->call = http_client_start(s->http, &req, on_response, s, &s->start_err);
 	if (s->call == NULL)
@@ -450,6 +461,7 @@ out:
 	/* http_client copied both. */
 	secret_free_str(body);
 	secret_free_str(auth);
+	secret_free_str(assertion);
 	return rc;
 }
 
@@ -470,6 +482,7 @@ oauth2_free(void *impl)
 	if (s == NULL)
 		return;
 	http_call_cancel(s->call);
+	oauth2_tls_clear(&s->tls);
 	free(s);
 }
 
@@ -503,6 +516,10 @@ source_oauth2_new(const struct token_def *def, struct http_client *http,
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
+	if (oauth2_tls_load(&s->tls, def, err) == -1) {
+		free(s);
+		return -1;
+	}
 	s->def = def;
 	s->http = http;
 	out->ops = &oauth2_ops;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "oauth2_request.h"
 #include "err.h"
 #include "token.h"
 
@@ -40,13 +41,16 @@ int oauth2_parse_response(long status, const char *body, size_t len,
                           int64_t request_start_ms, int64_t now_ms,
                           struct token_result *out);
 
-/* The request body for def with client secret (NULL with client_secret_basic),
- * form-encoded or JSON as def says. A heap string holding the secret:
- * free it with secret_free_str. */
-char *oauth2_request_body(const struct token_def *def, const char *secret);
+/* The same with def's default_lifetime (ms, 0: none) for an answer that
+ * has neither expires_in nor a JWT exp. out->scope is the granted scope. */
+int oauth2_parse_answer(long status, const char *body, size_t len,
+                        const char *retry_after, const char *ratelimit_reset,
+                        int64_t request_start_ms, int64_t now_ms,
+                        int64_t default_lifetime_ms, struct token_result *out);
 
-/* "Authorization: Basic base64(formenc(id) ":" formenc(secret))", RFC 6749
- * §2.3.1. Free with secret_free_str. */
-char *oauth2_basic_header(const char *client_id, const char *secret);
+/* How many of requested's space-separated scopes granted lacks; the
+ * first of them, space-separated, in missing (cut to cap). */
+size_t oauth2_scope_missing(const char *requested, const char *granted, char *missing,
+                            size_t cap);
 
 #endif

@@ -200,7 +200,8 @@ on_expiry(evutil_socket_t fd, short what, void *arg)
 /* --- fetch results ------------------------------------------------------- */
 
 static void
-fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
+fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms,
+             bool permanent)
 {
 	int64_t now = timeutil_wall_ms(), delay, left = 0;
 	bool serving = tok->value != NULL && serve_left(tok, now) > 0;
@@ -219,8 +220,14 @@ fetch_failed(struct token *tok, const struct err *err, int64_t retry_after_ms)
 	 * so the token comes back when the issuer does. */
 	if (serving)
 		left = serve_left(tok, now) - min_gap(tok);
-	delay = token_retry_delay(tok->attempt - 1, retry_after_ms, left, min_window(tok),
-	                          table_rnd32(tok->table));
+	/* A refused configuration is not cured by asking again soon, even
+	 * with a value still served: a permanent failure backs off long. */
+	if (permanent)
+		delay = token_backoff_permanent(tok->attempt - 1, retry_after_ms,
+		                                table_rnd32(tok->table));
+	else
+		delay = token_retry_delay(tok->attempt - 1, retry_after_ms, left,
+		                          min_window(tok), table_rnd32(tok->table));
 	struct log_field fields[] = {
 		{ "cause", err->msg, 0 },
 		{ "error", err_code_name(err->code), 0 },
@@ -326,6 +333,8 @@ install(struct token *tok, struct token_result *res, int64_t now, int64_t boot_e
 	res->value = NULL;
 	memcpy(tok->token_type, res->token_type, sizeof(tok->token_type));
 	tok->token_type[sizeof(tok->token_type) - 1] = '\0';
+	memcpy(tok->scope, res->scope, sizeof(tok->scope));
+	tok->scope[sizeof(tok->scope) - 1] = '\0';
 	tok->issued_at_ms = issued;
 	tok->expires_at_ms = res->expires_at_ms;
 	tok->boot_expires_at_ms = boot_expires;
@@ -372,7 +381,7 @@ on_fetch_done(struct token_result *res, void *arg)
 	}
 	secret_unref(res->value);
 	res->value = NULL;
-	fetch_failed(tok, &err, res->retry_after_ms);
+	fetch_failed(tok, &err, res->retry_after_ms, res->permanent);
 }
 
 static void
@@ -388,7 +397,7 @@ token_fetch(struct token *tok)
 		err_set(&err, ERR_INTERNAL, "%s: the fetch could not start", ops->name);
 		if (ops->start_error != NULL)
 			ops->start_error(tok->source.impl, &err);
-		fetch_failed(tok, &err, 0);
+		fetch_failed(tok, &err, 0, false);
 		return;
 	}
 	tlog_debug(tok, "fetching from %s", ops->name);
@@ -538,6 +547,7 @@ carry_value(struct token *tok, const struct token *old, int64_t now)
 		return false;
 	res.value = secret_ref(old->value);
 	memcpy(res.token_type, old->token_type, sizeof(res.token_type));
+	memcpy(res.scope, old->scope, sizeof(res.scope));
 	res.issued_at_ms = old->issued_at_ms;
 	res.expires_at_ms = old->expires_at_ms;
 	res.origin = old->origin;

@@ -57,6 +57,13 @@ struct token_result {
 	int64_t lifetime_ms;
 	int64_t retry_after_ms; /* > 0 when the peer said when to retry */
 	int http_status;        /* the issuer's status, 0 if none */
+	/* The peer refused the configuration itself (invalid_client,
+	 * invalid_scope, ...): retrying soon cannot help, so the token backs
+	 * off to a long cap and err says which setting to check. */
+	bool permanent;
+	/* The scope the issuer granted (RFC 6749 §5.1), empty when it said
+	 * none; cut to fit. */
+	char scope[256];
 };
 
 typedef void token_fetch_done_fn(struct token_result *res, void *arg);
@@ -92,6 +99,7 @@ struct token {
 	enum token_origin origin;
 	struct secret *value; /* NULL when none */
 	char token_type[32];
+	char scope[256]; /* granted with the value; empty: not said */
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
 	/* The same expiry on CLOCK_BOOTTIME, fixed when the value arrived: a

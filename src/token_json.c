@@ -50,6 +50,8 @@ token_json_detail(const struct token *tok, int64_t now_ms)
 	json_object_set_new(o, "version", json_integer((json_int_t)tok->version));
 	json_object_set_new(o, "source", json_string(token_origin_name(tok->origin)));
 	add_extras(o, tok->def);
+	if (tok->scope[0] != '\0')
+		json_object_set_new(o, "scope", json_string(tok->scope));
 	return o;
 }
 
@@ -84,6 +86,8 @@ token_json_summary(const struct token *tok, int64_t now_ms)
 		json_object_set_new(o, "refreshed_at", json_null());
 		json_object_set_new(o, "source", json_null());
 	}
+	if (tok->scope[0] != '\0')
+		json_object_set_new(o, "scope", json_string(tok->scope));
 	if (tok->last_error.code != ERR_OK)
 		json_object_set_new(o, "last_error", json_string(tok->last_error.msg));
 	return o;

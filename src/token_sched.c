@@ -5,6 +5,7 @@
 
 #define BACKOFF_BASE_MS   1000
 #define BACKOFF_CAP_MS    60000
+#define BACKOFF_PERM_MS   (10 * 60000)
 #define SHORT_LIFETIME_MS (10 * 60 * 1000)
 #define MIN_REMAINING_MS  (60 * 1000)
 
@@ -83,5 +84,18 @@ token_retry_delay(unsigned attempt, int64_t retry_after_ms, int64_t left_ms,
 			window = min_window_ms < ceiling ? min_window_ms : ceiling;
 	}
 	delay = full_jitter(window, rnd32);
+	return retry_after_ms > delay ? retry_after_ms : delay;
+}
+
+int64_t
+token_backoff_permanent(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32)
+{
+	int64_t ceiling = BACKOFF_PERM_MS, delay;
+
+	if (attempt < 4)
+		ceiling = (int64_t)BACKOFF_CAP_MS << attempt;
+	if (ceiling > BACKOFF_PERM_MS)
+		ceiling = BACKOFF_PERM_MS;
+	delay = ceiling / 2 + (int64_t)(((uint64_t)(ceiling / 2 + 1) * rnd32) >> 32);
 	return retry_after_ms > delay ? retry_after_ms : delay;
 }

@@ -27,6 +27,10 @@ int64_t token_refresh_delay(int64_t now_ms, int64_t expires_at_ms,
 /* Exponential backoff with full jitter: uniform in [0, min(cap, base*2^attempt)],
  * base 1 s, cap 60 s; at least retry_after_ms when the peer asked. */
 int64_t token_backoff_delay(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
+/* The same for a permanent failure: ceiling min(10 min, 60 s*2^attempt),
+ * uniform in [ceiling/2, ceiling], so a refused configuration is asked
+ * about a few times an hour rather than every minute. */
+int64_t token_backoff_permanent(unsigned attempt, int64_t retry_after_ms, uint32_t rnd32);
 /* The retry after a failed fetch while a value is still served for
  * left_ms more. Full jitter over a window: the backoff ceiling, cut to
  * end before the value stops being served, but never narrower than

@@ -12,6 +12,7 @@ report. Tests needing TOKEND_BIN/TOKENCTL_BIN/SIGN_TOOL_BIN are skipped when
 the binary is missing (fixtures tokend_bin, tokenctl_bin, sign_tool_bin).
 """
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -199,7 +200,17 @@ def find_leaks(root, secrets):
     for log in sorted(Path(root).rglob("tokend.log")):
         text = log.read_text(errors="replace")
         leaks.extend((str(log), leak_fingerprint(s)) for s in sorted(wanted) if s in text)
+        # A PEM private key (client_key) never belongs in a log, whoever made it.
+        if re.search(r"-----BEGIN [A-Z ]*PRIVATE KEY-----", text):
+            leaks.append((str(log), "PEM private key"))
     return leaks
+
+
+@pytest.fixture
+def leak_secrets():
+    """Registers more secrets for the scan, such as the client assertions a
+    peer saw (they authenticate for as long as they live)."""
+    return _leak_state["secrets"]
 
 
 def pytest_sessionfinish(session, exitstatus):

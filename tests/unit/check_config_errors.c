@@ -193,8 +193,22 @@ static const struct {
 	{ "[token \"t\"]\ntype = auth0\ndomain = x.auth0.com/\n",
 	  "t.conf:3: domain: 'x.auth0.com/' is not a valid host name" },
 	{ OAUTH "client_auth = private_key_jwt\n",
-	  "t.conf:6: client_auth: expected client_secret_post|client_secret_basic, got "
+	  "t.conf:6: client_auth: expected client_secret_post|client_secret_basic|"
+	  "client_secret_jwt, got "
 	  "'private_key_jwt'" },
+	{ OAUTH "resource = api.example.com\n",
+	  "t.conf:6: resource: 'api.example.com' is not an absolute URI" },
+	{ OAUTH "resource = https://a.example/#x\n",
+	  "t.conf:6: resource: 'https://a.example/#x' must have no fragment and no "
+	  "spaces (RFC 8707)" },
+	{ OAUTH "extra_params = organization\n",
+	  "t.conf:6: extra_params: expected NAME=VALUE, NAME of A-Z a-z 0-9 _ . - :" },
+	{ OAUTH "extra_params = Client_Secret=x\n",
+	  "t.conf:6: extra_params: 'client_secret' is set by tokend or has its own key" },
+	{ OAUTH "extra_params = client_assertion_x=y\n",
+	  "t.conf:6: extra_params: client_assertion* is set by tokend" },
+	{ RDS "resource = https://a.example/\n",
+	  "t.conf:5: key 'resource' does not apply to type rds" },
 	{ OAUTH "request_format = xml\n",
 	  "t.conf:6: request_format: expected form|json, got 'xml'" },
 	{ RDS "host = db2\n", "t.conf:5: duplicate key 'host' (first set on line 3)" },

@@ -103,8 +103,8 @@ static const struct parse_case parse_cases[] = {
 	{ "401 access_denied", 401,
 	  "{\"error\":\"access_denied\",\"error_description\":\"Unauthorized\"}", NULL,
 	  NULL, ERR_AUTH,
-	  "issuer answered 401 access_denied: Unauthorized (check client_id and "
-	  "client_secret, and client_auth)",
+	  "issuer answered 401 access_denied: Unauthorized; permanent, check "
+	  "client_id, client_secret/client_key and client_auth",
 	  0, NULL, 0 },
 	{ "403 client grant", 403,
 	  "{\"error\":\"access_denied\",\"error_description\":\"Client is not "
@@ -112,10 +112,10 @@ static const struct parse_case parse_cases[] = {
 	  NULL, NULL, ERR_AUTH, "issuer answered 403 access_denied: Client is not", 0,
 	  NULL, 0 },
 	{ "400 invalid_client", 400, "{\"error\":\"invalid_client\"}", NULL, NULL,
-	  ERR_AUTH, "issuer answered 400 invalid_client (check client_id and", 0, NULL, 0 },
+	  ERR_AUTH, "issuer answered 400 invalid_client; permanent, check client_id", 0,
+	  NULL, 0 },
 	{ "403 hint", 403, "{\"error\":\"access_denied\"}", NULL, NULL, ERR_AUTH,
-	  "access_denied (is the client allowed this grant, audience and scope?)", 0, NULL,
-	  0 },
+	  "access_denied; permanent, the client is not granted this API", 0, NULL, 0 },
 	{ "400 invalid_request", 400,
 	  "{\"error\":\"invalid_request\",\"error_description\":\"Missing parameter\"}",
 	  NULL, NULL, ERR_HTTP, "issuer answered 400 invalid_request: Missing parameter",
@@ -208,6 +208,106 @@ START_TEST(test_parse_limits)
 }
 END_TEST
 
+/* Without expires_in: the JWT's exp, else default_lifetime, else refused;
+ * the granted scope is kept, made printable. */
+START_TEST(test_lifetime_fallbacks)
+{
+	static const char jwt[] = "{\"access_token\":\"" JWT_LATE "\",\"scope\":\"a b\"}";
+	static const char opaque[] = "{\"access_token\":\"x\",\"scope\":\"a\\u0001\"}";
+	struct token_result res;
+
+	ck_assert_int_eq(oauth2_parse_answer(200, jwt, strlen(jwt), NULL, NULL, START,
+	                                     NOW, 0, &res),
+	                 0);
+	ck_assert_int_eq(res.expires_at_ms, 1800000000000LL);
+	ck_assert_str_eq(res.scope, "a b");
+	secret_unref(res.value);
+	ck_assert_int_eq(oauth2_parse_answer(200, opaque, strlen(opaque), NULL, NULL,
+	                                     START, NOW, 90000, &res),
+	                 0);
+	ck_assert_int_eq(res.expires_at_ms, START + 90000);
+	ck_assert_str_eq(res.scope, "a?");
+	secret_unref(res.value);
+	ck_assert_int_eq(oauth2_parse_answer(200, opaque, strlen(opaque), NULL, NULL,
+	                                     START, NOW, 0, &res),
+	                 -1);
+	ck_assert_str_eq(res.err.msg, "issuer's answer has no expires_in and the token "
+	                              "no JWT exp; set default_lifetime");
+}
+END_TEST
+
+START_TEST(test_scope_missing)
+{
+	char m[16];
+
+	ck_assert_uint_eq(oauth2_scope_missing("a b", "b  a c", m, sizeof(m)), 0);
+	ck_assert_str_eq(m, "");
+	ck_assert_uint_eq(oauth2_scope_missing(" read write ", "read", m, sizeof(m)), 1);
+	ck_assert_str_eq(m, "write");
+	ck_assert_uint_eq(oauth2_scope_missing("ab a", "abc", m, sizeof(m)), 2);
+	ck_assert_str_eq(m, "ab a");
+	ck_assert_uint_eq(oauth2_scope_missing("x yyyyyyyyyyyyyyyy z", "", m, sizeof(m)),
+	                  3);
+	ck_assert_str_eq(m, "x z");
+}
+END_TEST
+
+/* Refusals of the configuration are permanent, say which setting to
+ * check, and count as auth or config; the rest stay transient. */
+static const struct {
+	long status;
+	const char *body;
+	enum err_code code;
+	bool permanent;
+	const char *hint;
+} classify_cases[] = {
+	{ 401, "{\"error\":\"invalid_client\"}", ERR_AUTH, true, "check client_id" },
+	{ 401, "", ERR_AUTH, true, "check client_id, client_secret" },
+	{ 400, "{\"error\":\"invalid_client\"}", ERR_AUTH, true, "client_auth" },
+	{ 400, "{\"error\":\"unauthorized_client\"}", ERR_AUTH, true, "grants" },
+	{ 400, "{\"error\":\"invalid_scope\"}", ERR_CONFIG, true, "check scope" },
+	{ 400, "{\"error\":\"unsupported_grant_type\"}", ERR_CONFIG, true,
+	  "check token_url" },
+	{ 400, "{\"error\":\"invalid_target\"}", ERR_CONFIG, true, "check resource" },
+	{ 403, "{\"error\":\"access_denied\"}", ERR_AUTH, true, "audience/resource" },
+	{ 400, "{\"error\":\"invalid_request\"}", ERR_HTTP, false, NULL },
+	{ 403, "", ERR_AUTH, false, NULL },
+	{ 500, "{\"error\":\"invalid_client\"}", ERR_HTTP, false, NULL },
+	{ 429, "{\"error\":\"invalid_scope\"}", ERR_THROTTLED, false, NULL },
+};
+
+START_TEST(test_classify)
+{
+	struct token_result res;
+
+	oauth2_parse_response(classify_cases[_i].status, classify_cases[_i].body,
+	                      strlen(classify_cases[_i].body), NULL, NULL, START, NOW,
+	                      &res);
+	ck_assert_int_eq(res.err.code, classify_cases[_i].code);
+	ck_assert_int_eq(res.permanent, classify_cases[_i].permanent);
+	if (classify_cases[_i].hint != NULL)
+		ck_assert_msg(strstr(res.err.msg, classify_cases[_i].hint) != NULL &&
+		                      strstr(res.err.msg, "permanent") != NULL,
+		              "%s", res.err.msg);
+	else
+		ck_assert_ptr_null(strstr(res.err.msg, "permanent"));
+}
+END_TEST
+
+/* 30-60 s, 60-120 s, ... up to 5-10 min; a Retry-After still wins. */
+START_TEST(test_backoff_permanent)
+{
+	ck_assert_int_eq(token_backoff_permanent(0, 0, 0), 30000);
+	ck_assert_int_ge(token_backoff_permanent(0, 0, UINT32_MAX), 59990);
+	ck_assert_int_le(token_backoff_permanent(0, 0, UINT32_MAX), 60000);
+	ck_assert_int_eq(token_backoff_permanent(1, 0, 0), 60000);
+	ck_assert_int_eq(token_backoff_permanent(3, 0, 0), 240000);
+	ck_assert_int_eq(token_backoff_permanent(40, 0, 0), 300000);
+	ck_assert_int_le(token_backoff_permanent(40, 0, UINT32_MAX), 600000);
+	ck_assert_int_eq(token_backoff_permanent(0, 900000, 0), 900000);
+}
+END_TEST
+
 /* --- requests ------------------------------------------------------------- */
 
 struct body_case {
@@ -256,6 +356,63 @@ START_TEST(test_request_body)
 	body = oauth2_request_body(&def, c->auth == OAUTH2_AUTH_POST ? c->secret : NULL);
 	ck_assert_str_eq(body, c->want);
 	secret_free_str(body);
+}
+END_TEST
+
+/* RFC 8707 resource, repeated in a form and an array in JSON, then the
+ * extra parameters in the order written. */
+START_TEST(test_request_body_resource)
+{
+	char *res[] = { "https://api.example.com/", "urn:x:y" };
+	char *extra[] = { "organization=org_1", "prompt=a b&c" };
+	struct token_def def = { .name = "t", .client_auth = OAUTH2_AUTH_BASIC };
+	char *body;
+
+	def.resources = res;
+	def.n_resources = 1;
+	body = oauth2_request_body(&def, NULL);
+	ck_assert_str_eq(body, "grant_type=client_credentials&resource=https%3A%2F%2F"
+	                       "api.example.com%2F");
+	secret_free_str(body);
+	def.n_resources = 2;
+	def.extra_params = extra;
+	def.n_extra_params = 2;
+	body = oauth2_request_body(&def, NULL);
+	ck_assert_str_eq(body, "grant_type=client_credentials&resource=https%3A%2F%2F"
+	                       "api.example.com%2F&resource=urn%3Ax%3Ay&organization="
+	                       "org_1&prompt=a+b%26c");
+	secret_free_str(body);
+	def.request_format = OAUTH2_BODY_JSON;
+	body = oauth2_request_body(&def, NULL);
+	ck_assert_str_eq(body, "{\"grant_type\":\"client_credentials\",\"resource\":["
+	                       "\"https://api.example.com/\",\"urn:x:y\"],"
+	                       "\"organization\":\"org_1\",\"prompt\":\"a b&c\"}");
+	secret_free_str(body);
+}
+END_TEST
+
+/* resource and extra_params repeat; other keys still may not. */
+START_TEST(test_config_repeatable)
+{
+	static const char text[] = "[token \"t\"]\ntype = oauth2\n"
+	                           "token_url = https://i.example/token\n"
+	                           "client_id = id\nclient_secret = s\n"
+	                           "resource = https://a.example/\n"
+	                           "extra_params = x=1\n"
+	                           "resource = urn:b\n"
+	                           "extra_params = y=\n";
+	struct config *cfg = NULL;
+	struct err err = { 0 };
+	const struct token_def *t;
+
+	ck_assert_int_eq(config_load_string(text, "t.conf", &cfg, &err), 0);
+	t = cfg->tokens[0];
+	ck_assert_uint_eq(t->n_resources, 2);
+	ck_assert_str_eq(t->resources[1], "urn:b");
+	ck_assert_uint_eq(t->n_extra_params, 2);
+	ck_assert_str_eq(t->extra_params[1], "y=");
+	ck_assert(config_token_def_equal(t, t));
+	config_free(cfg);
 }
 END_TEST
 
@@ -526,11 +683,17 @@ main(void)
 
 	tcase_add_loop_test(parse, test_parse, 0, (int)N(parse_cases));
 	tcase_add_test(parse, test_parse_limits);
+	tcase_add_loop_test(parse, test_classify, 0, N(classify_cases));
+	tcase_add_test(parse, test_backoff_permanent);
+	tcase_add_test(parse, test_lifetime_fallbacks);
+	tcase_add_test(parse, test_scope_missing);
 	suite_add_tcase(s, parse);
 
 	tcase_add_loop_test(request, test_request_body, 0, (int)N(body_cases));
 	tcase_add_loop_test(request, test_basic_header, 0, (int)N(basic_cases));
 	tcase_add_test(request, test_new_checks_url);
+	tcase_add_test(request, test_request_body_resource);
+	tcase_add_test(request, test_config_repeatable);
 	tcase_add_test(request, test_unresolved_secret);
 	suite_add_tcase(s, request);
 
