@@ -28,14 +28,10 @@
 #define SKEW_MAX_RTT_MS    5000 /* a slower answer says little about the clock */
 #define CONTENT_TYPE       "application/x-amz-json-1.1"
 
-enum ssm_op {
-	SSM_OP_GET,
-	SSM_OP_PUT,
-	SSM_OP_DELETE,
-};
-
 static const char *const op_names[] = { "GetParameter", "PutParameter",
 	                                "DeleteParameter" };
+static const char *const outcome_names[] = { "ok", "not_found", "exists", "throttled",
+	                                     "error" };
 
 struct ssm_client {
 	struct event_base *base;
@@ -258,11 +254,36 @@ ssm_call_cancel(struct ssm_call *call)
 	call_free(call);
 }
 
+const char *
+ssm_op_name(enum ssm_op op)
+{
+	return op < SSM_OPS ? op_names[op] : "unknown";
+}
+
+const char *
+ssm_outcome_name(enum ssm_outcome o)
+{
+	return o < SSM_OUTCOMES ? outcome_names[o] : "error";
+}
+
+enum ssm_outcome
+ssm_outcome_of(const struct err *e)
+{
+	switch (e->code) {
+	case ERR_OK: return SSM_OUTCOME_OK;
+	case ERR_NOTFOUND: return SSM_OUTCOME_NOT_FOUND;
+	case ERR_EXISTS: return SSM_OUTCOME_EXISTS;
+	case ERR_THROTTLED: return SSM_OUTCOME_THROTTLED;
+	default: return SSM_OUTCOME_ERROR;
+	}
+}
+
 static void
 finish(struct ssm_call *call)
 {
 	struct ssm_client *c = call->client;
 
+	c->stats.op[call->op].calls[ssm_outcome_of(&call->res.err)]++;
 	if (call->res.err.code == ERR_OK) {
 		c->stats.ok++;
 	} else {
@@ -383,6 +404,7 @@ send_signed(struct ssm_call *call, struct aws_credentials *cr, struct err *err)
 	if (call->http == NULL)
 		goto out;
 	c->stats.requests++;
+	c->stats.op[call->op].requests++;
 	call->res.attempts++;
 	rc = 0;
 out:
@@ -457,6 +479,7 @@ retry(struct ssm_call *call, enum ssm_retry how, bool skew_moved)
 		if (call->res.attempts >= c->max_attempts)
 			return false;
 		c->stats.retries++;
+		c->stats.op[call->op].retries++;
 		retry_after(call, backoff_ms(c, call->res.attempts));
 		return true;
 	case SSM_RETRY_SKEW:
@@ -464,6 +487,7 @@ retry(struct ssm_call *call, enum ssm_retry how, bool skew_moved)
 			return false;
 		call->skew_retried = true;
 		c->stats.retries++;
+		c->stats.op[call->op].retries++;
 		retry_after(call, 0);
 		return true;
 	case SSM_RETRY_CREDS:
@@ -477,6 +501,7 @@ retry(struct ssm_call *call, enum ssm_retry how, bool skew_moved)
 		if (call->min_valid_ms < AWS_CREDS_MIN_VALID_MS)
 			call->min_valid_ms = AWS_CREDS_MIN_VALID_MS;
 		c->stats.retries++;
+		c->stats.op[call->op].retries++;
 		retry_after(call, 0);
 		return true;
 	case SSM_RETRY_NEVER: break;
@@ -510,8 +535,10 @@ on_response(const struct http_response *resp, void *arg)
 		        resp->status, http_response_header(resp, "X-Amzn-ErrorType"),
 		        resp->body, op_names[call->op], call->name, call->res.code,
 		        sizeof(call->res.code), &call->res.err);
-		if (call->res.err.code == ERR_THROTTLED)
+		if (call->res.err.code == ERR_THROTTLED) {
 			c->stats.throttled++;
+			c->stats.op[call->op].throttled++;
+		}
 	}
 	if (retry(call, how, skew_moved)) {
 		log_debug("ssm: %s; retrying (attempt %u)", call->res.err.msg,

@@ -58,6 +58,26 @@ struct ssm_result {
 /* Called exactly once per call, from the loop, unless it was cancelled. */
 typedef void ssm_done_fn(const struct ssm_result *res, void *arg);
 
+/* The operations, for per-operation counters (ssm_op_name: the AWS
+ * action, "GetParameter"...). */
+enum ssm_op { SSM_OP_GET, SSM_OP_PUT, SSM_OP_DELETE, SSM_OPS };
+const char *ssm_op_name(enum ssm_op op);
+
+/* How a call ended, after its retries. not_found (ParameterNotFound) and
+ * exists (ParameterAlreadyExists: the fleet lock is taken) are answers
+ * tokend expects, not failures; throttled: still throttled after the
+ * last retry. ssm_outcome_name: "ok", "not_found", ... */
+enum ssm_outcome {
+	SSM_OUTCOME_OK,
+	SSM_OUTCOME_NOT_FOUND,
+	SSM_OUTCOME_EXISTS,
+	SSM_OUTCOME_THROTTLED,
+	SSM_OUTCOME_ERROR,
+	SSM_OUTCOMES
+};
+const char *ssm_outcome_name(enum ssm_outcome o);
+enum ssm_outcome ssm_outcome_of(const struct err *e);
+
 /* Counters for metrics; read-only outside ssm.c. */
 struct ssm_stats {
 	uint64_t requests;  /* HTTP requests sent, retries included */
@@ -65,6 +85,15 @@ struct ssm_stats {
 	uint64_t failed;    /* calls that failed for good */
 	uint64_t throttled; /* throttling answers seen */
 	uint64_t retries;
+	/* The same per operation: calls by how they ended (outcomes), and
+	 * the events on the way (requests sent, throttling answers,
+	 * retries), kept apart so that each family sums to something. */
+	struct ssm_op_stats {
+		uint64_t calls[SSM_OUTCOMES];
+		uint64_t requests;
+		uint64_t throttled;
+		uint64_t retries;
+	} op[SSM_OPS];
 };
 
 /* All three objects are borrowed and must outlive the client. region is
