@@ -442,7 +442,8 @@ def test_ecs_task_is_fargate(task):
     # Fargate wants task-level cpu and memory as strings.
     assert isinstance(task["cpu"], str) and isinstance(task["memory"], str)
     for c in task["containerDefinitions"]:
-        assert c["image"] and c["essential"] is True
+        # The init step that prepares the socket volume may end.
+        assert c["image"] and c["essential"] is (c["name"] != "tokend-init")
         log = c["logConfiguration"]
         assert log["logDriver"] == "awslogs"
         assert {"awslogs-group", "awslogs-region",
