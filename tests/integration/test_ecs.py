@@ -12,6 +12,7 @@ secrets injection) is stated in the README, not tested here.
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -185,3 +186,118 @@ def test_init_step_lets_a_non_root_tokend_bind(worst_case_volume, tokend_bin):
         stop(proc)
         log.close()
     assert proc.returncode == 0
+
+
+def readme_ecs_steps():
+    with open(os.path.join(SRCDIR, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text[text.index("## As an ECS sidecar"):]
+    section = section[:section.index("\n## ", 3)]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    return [l.split("  #")[0].strip() for l in block.splitlines() if l.strip()]
+
+
+ECS_CONF = """[daemon]
+socket = {socket}
+socket_mode = 0660
+
+[aws]
+region = us-west-2
+
+[token "db"]
+type = rds
+host = db.example.internal
+port = 5432
+user = app
+"""
+
+
+def test_readme_ecs_steps(task, register_input, ssm, worst_case_volume, tokend_bin,
+                          tokenctl_bin):
+    """The README's ECS commands, then the task as ECS would run it, with
+    local stand-ins: the SSM emulator for Parameter Store, the secrets
+    resolved as the ECS agent does, a root-owned directory for the
+    volume, uid 65534 for the image's tokend user. The image build runs
+    only with TOKEND_TEST_IMAGE_BUILD=1 (minutes)."""
+    top, vol = worst_case_volume
+    steps = readme_ecs_steps()
+    assert [s.split()[:3] for s in steps] == [
+        ["buildah", "build", "-f"], ["aws", "ssm", "put-parameter"],
+        ["aws", "ecs", "register-task-definition"]]
+    if os.environ.get("TOKEND_TEST_IMAGE_BUILD") == "1":
+        res = subprocess.run(["buildah", "build", "--isolation=chroot", "-f",
+                              "docker/Dockerfile", "-t", "localhost/tokend:test", "."],
+                             cwd=SRCDIR, capture_output=True, text=True, timeout=3600)
+        assert res.returncode == 0, res.stderr[-3000:]
+
+    # aws ssm put-parameter --name NAME --type SecureString --value file://...
+    put = steps[1].split()
+    name = put[put.index("--name") + 1]
+    assert put[put.index("--type") + 1] == "SecureString"
+    ssm.put_parameter(name, ECS_CONF.format(socket=f"{vol}/tokend.sock"),
+                      type="SecureString")
+
+    # aws ecs register-task-definition --cli-input-json file://docker/...
+    assert "file://docker/ecs-task-definition.json" in steps[2]
+    assert register_input(task) == ""
+
+    c = containers(task)
+    # The init container: its entry point (the script the image installs
+    # there) on the volume, as root.
+    init = c["tokend-init"]
+    res = subprocess.run(["sh", os.path.join(DOCKER, "prepare-socket-dir.sh"),
+                          init["command"][0].replace(SOCKET_DIR, vol)],
+                         env=dict(os.environ, TOKEND_USER="65534", TOKEND_GROUP="65534"),
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+
+    # tokend: the task's environment plus its secrets as the agent
+    # resolves them (GetParameter with decryption, by the ARN's name).
+    tokend = c["tokend"]
+    env = {e["name"]: e["value"] for e in tokend["environment"]}
+    for s in tokend["secrets"]:
+        arn_name = "/" + s["valueFrom"].split(":parameter/", 1)[1]
+        assert arn_name == name
+        env[s["name"]] = ssm.parameter(arn_name)["versions"][-1]["value"]
+    bindir = os.path.join(top, "bin")  # tmp_path is not open to uid 65534
+    os.mkdir(bindir)
+    os.chmod(bindir, 0o755)
+    os.symlink(tokend_bin, os.path.join(bindir, "tokend"))
+    env.update(PATH=f"{bindir}:/usr/bin:/bin", AWS_ACCESS_KEY_ID="AKIDTOKENDECS0000001",
+               AWS_SECRET_ACCESS_KEY="tokend/ecs+secret=0001")
+    probe = subprocess.run([tokend_bin, "--check-config", "-c", env["TOKEND_CONFIG"]],
+                           env=env, capture_output=True, text=True, timeout=30)
+    if probe.returncode != 0 and env["TOKEND_CONFIG"].startswith("env:") and \
+            "No such file" in probe.stderr + probe.stdout:
+        # A tokend without env:NAME configuration: the rest of the path
+        # (init step, entrypoint as non-root, health) still runs, from a
+        # file holding the same text.
+        conf = os.path.join(top, "from-env.conf")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(env[env["TOKEND_CONFIG"][len("env:"):]])
+        os.chmod(conf, 0o644)
+        env["TOKEND_CONFIG"] = conf
+        probe = subprocess.run([tokend_bin, "--check-config", "-c", conf], env=env,
+                               capture_output=True, text=True, timeout=30)
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    log = open(os.path.join(top, "entrypoint.log"), "w+", encoding="utf-8")
+    proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                             "sh", os.path.join(DOCKER, "entrypoint.sh")],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_socket_or_exit(proc, f"{vol}/tokend.sock"), open(log.name).read()
+        # The app: its TOKEND_SOCKET, group 65534 standing for 10001.
+        app_env = {e["name"]: e["value"] for e in c["app"]["environment"]}
+        sock = app_env["TOKEND_SOCKET"].replace(SOCKET_DIR, vol)
+        deadline = time.monotonic() + 30
+        while True:
+            res = subprocess.run(["setpriv", "--reuid=1000", "--regid=65534",
+                                  "--clear-groups", tokenctl_bin, "-s", sock, "health"],
+                                 capture_output=True, text=True, timeout=30)
+            if res.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert res.returncode == 0, res.stdout + res.stderr + open(log.name).read()
+    finally:
+        stop(proc)
+        log.close()
