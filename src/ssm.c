@@ -60,6 +60,8 @@ struct ssm_call {
 	struct http_call *http;
 	int64_t min_valid_ms; /* > 0: ask for fresher credentials than cached */
 	int64_t timeout_ms;   /* of each request */
+	int64_t deadline_ms;  /* > 0: retry throttling until then (mono) */
+	enum ssm_priority prio;
 	bool skew_retried, creds_retried, in_callback;
 	struct ssm_result res;
 };
@@ -214,6 +216,7 @@ call_new(struct ssm_client *c, enum ssm_op op, const char *name, char *body,
 	call->cb = cb;
 	call->arg = arg;
 	call->timeout_ms = c->timeout_ms;
+	call->prio = SSM_PRIO_NORMAL;
 	call->timer = evtimer_new(c->base, on_timer, call);
 	if (call->timer == NULL)
 		abort(); /* out of memory, as xmalloc */
@@ -476,6 +479,15 @@ retry(struct ssm_call *call, enum ssm_retry how, bool skew_moved)
 			return false;
 		/* fall through */
 	case SSM_RETRY_BACKOFF:
+		if (call->deadline_ms > 0 && call->res.err.code == ERR_THROTTLED) {
+			int64_t delay = backoff_ms(c, call->res.attempts);
+
+			if (timeutil_mono_ms() + delay >= call->deadline_ms)
+				return false;
+			c->stats.retries++;
+			retry_after(call, delay);
+			return true;
+		}
 		if (call->res.attempts >= c->max_attempts)
 			return false;
 		c->stats.retries++;
@@ -553,6 +565,20 @@ ssm_call_set_timeout(struct ssm_call *call, int64_t timeout_ms)
 {
 	if (call != NULL && timeout_ms > 0)
 		call->timeout_ms = timeout_ms;
+}
+
+void
+ssm_call_set_priority(struct ssm_call *call, enum ssm_priority prio)
+{
+	if (call != NULL)
+		call->prio = prio;
+}
+
+void
+ssm_call_set_deadline(struct ssm_call *call, int64_t mono_deadline_ms)
+{
+	if (call != NULL)
+		call->deadline_ms = mono_deadline_ms;
 }
 
 struct ssm_call *

@@ -135,6 +135,19 @@ struct ssm_call *ssm_delete_parameter(struct ssm_client *client, const char *nam
  * sent (the first is sent from the loop, so right after starting the call
  * is in time). timeout_ms <= 0 keeps the client's. */
 void ssm_call_set_timeout(struct ssm_call *call, int64_t timeout_ms);
+/* How urgent a call is when the process's SSM budget is short (the
+ * adaptive client-side rate limit): HOLDER calls (a lease holder's value
+ * write and unlock) go first, LOW ones (a waiter's polls) last. */
+enum ssm_priority {
+	SSM_PRIO_LOW,
+	SSM_PRIO_NORMAL,
+	SSM_PRIO_HOLDER,
+};
+void ssm_call_set_priority(struct ssm_call *call, enum ssm_priority prio);
+/* Keep retrying throttled answers (backpressure) until mono_deadline_ms
+ * (timeutil_mono_ms clock) instead of giving up after max_attempts; the
+ * call then ends with ERR_THROTTLED. 0 keeps the attempt bound. */
+void ssm_call_set_deadline(struct ssm_call *call, int64_t mono_deadline_ms);
 /* Its callback will not run. NULL does nothing, as does a call from
  * inside the call's own callback. */
 void ssm_call_cancel(struct ssm_call *call);
