@@ -8,8 +8,13 @@ libinih-dev libhttp-parser-dev"
 
 # To run the test suite and the demo (the local issuer and AWS emulators are
 # node programs under tests/servers; integration tests are pytest).
+# procps (pgrep, kill) is not in a minimal Debian system or image: the
+# benchmarks use pgrep. prometheus brings promtool (test_metrics.py);
+# python3-botocore the AWS SDK's ECS model the task definition is checked
+# against (test_ecs.py).
 TOKEND_TEST_PACKAGES="check python3 python3-pytest curl ca-certificates
-mandoc systemd clang libclang-rt-14-dev prometheus valgrind"
+mandoc systemd clang libclang-rt-14-dev prometheus valgrind procps
+python3-botocore"
 
 # What the runtime image needs, and nothing more.
 TOKEND_RUNTIME_PACKAGES="libevent-2.1-7 libevent-core-2.1-7 libevent-extra-2.1-7

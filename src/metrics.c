@@ -3,9 +3,17 @@
  * Each family is written whole (HELP, TYPE, then every series) so that no
  * family is split and no series repeats. Times are written in seconds
  * with millisecond decimals, from integer maths: no float rounding.
+ *
+ * Conventions (tokend(8) lists the families): a family counts either how
+ * things ended (a `result` label whose values sum to the things counted)
+ * or one kind of event, never both, so sum() means something; every
+ * series a token or component can have exists from the start, at 0;
+ * times are absolute (`*_timestamp_seconds`, Unix time on the local
+ * clock), not "seconds from now".
  */
 #include <event2/buffer.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,9 +125,12 @@ write_daemon(struct evbuffer *out, const struct daemon *d)
 	family(out, "tokend_build_info", "gauge",
 	       "The running tokend's version (always 1).");
 	sample(out, "tokend_build_info", version, "1");
+	/* What /readyz answers (200 or 503), not whether READY=1 was sent:
+	 * after startup_timeout READY=1 is sent with tokens still missing. */
 	family(out, "tokend_ready", "gauge",
-	       "1 once every token held a value at start-up (READY=1 sent).");
-	sample(out, "tokend_ready", none, d->ready ? "1" : "0");
+	       "1 while every token holds a servable value (/readyz answers 200).");
+	sample(out, "tokend_ready", none,
+	       d->tokens != NULL && token_table_all_valid(d->tokens) ? "1" : "0");
 	family(out, "tokend_reloads_total", "counter",
 	       "Configuration reloads (SIGHUP) by result.");
 	sample_u64(out, "tokend_reloads_total", ok, d->reloads_ok);
@@ -129,18 +140,17 @@ write_daemon(struct evbuffer *out, const struct daemon *d)
 static void
 write_token_states(struct evbuffer *out, const struct shown *sh, int64_t now)
 {
-	static const char *const e = "tokend_token_expiry_seconds",
+	static const char *const e = "tokend_token_expiry_timestamp_seconds",
 	                         *st = "tokend_token_state", *v = "tokend_token_version";
 	size_t i, n = sh->n;
 
 	family(out, e, "gauge",
-	       "Seconds until the token's value expires (only with a value).");
+	       "When the token's value expires, Unix time (0: no value).");
 	for (i = 0; i < n; i++) {
 		struct token *tok = sh->tok[i];
 		const char *l[] = { "token", tok->name, NULL };
 
-		if (tok->value != NULL)
-			sample_ms(out, e, l, tok->expires_at_ms - now);
+		sample_ms(out, e, l, tok->value != NULL ? tok->expires_at_ms : 0);
 	}
 	family(out, st, "gauge",
 	       "The token's state: 1 for the current one, 0 for the others.");
@@ -194,7 +204,7 @@ write_token_counts(struct evbuffer *out, const struct shown *sh)
 				sample_u64(out, r, l, tok->values_by_origin[o]);
 		}
 	}
-	family(out, f, "counter", "Failed fetches, by reason (only reasons seen).");
+	family(out, f, "counter", "Failed fetches, by reason.");
 	for (i = 0; i < n; i++) {
 		struct token *tok = sh->tok[i];
 
@@ -202,8 +212,7 @@ write_token_counts(struct evbuffer *out, const struct shown *sh)
 			const char *l[] = { "token", tok->name, "reason",
 				            err_code_name(c), NULL };
 
-			if (tok->failures_by_code[c] > 0)
-				sample_u64(out, f, l, tok->failures_by_code[c]);
+			sample_u64(out, f, l, tok->failures_by_code[c]);
 		}
 	}
 }
@@ -233,35 +242,92 @@ write_issuer_calls(struct evbuffer *out, const struct shown *sh)
 	}
 }
 
+/* A per-token counter of the SSM store, for tokens with an ssm_parameter;
+ * get picks it out of the token's stats. */
+typedef uint64_t store_counter_fn(const struct store_ssm_stats *st);
+
 static void
-write_store_events(struct evbuffer *out, const struct shown *sh)
+write_store_counter(struct evbuffer *out, const struct shown *sh, const char *name,
+                    const char *help, store_counter_fn *get)
 {
-	static const char *const name = "tokend_ssm_store_events_total";
 	size_t n = sh->n;
 
-	family(out, name, "counter", "SSM persistence and fleet coordination events.");
+	family(out, name, "counter", help);
 	for (size_t i = 0; i < n; i++) {
 		struct token *tok = sh->tok[i];
 		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
-		const struct {
-			const char *event;
-			uint64_t value;
-		} ev[] = {
-			{ "adopted", st ? st->adopted : 0 },
-			{ "writes", st ? st->writes : 0 },
-			{ "write_failures", st ? st->write_failures : 0 },
-			{ "fallbacks", st ? st->fallbacks : 0 },
-			{ "lock_waits", st ? st->lock_waits : 0 },
-			{ "ignored", st ? st->ignored : 0 },
-		};
+		const char *l[] = { "token", tok->name, NULL };
 
-		for (size_t j = 0; st != NULL && j < sizeof(ev) / sizeof(ev[0]); j++) {
-			const char *l[] = { "token", tok->name, "event", ev[j].event,
-				            NULL };
-
-			sample_u64(out, name, l, ev[j].value);
-		}
+		if (st != NULL)
+			sample_u64(out, name, l, get(st));
 	}
+}
+
+static uint64_t
+st_adopted(const struct store_ssm_stats *st)
+{
+	return st->adopted;
+}
+
+static uint64_t
+st_fallbacks(const struct store_ssm_stats *st)
+{
+	return st->fallbacks;
+}
+
+static uint64_t
+st_lock_waits(const struct store_ssm_stats *st)
+{
+	return st->lock_waits;
+}
+
+static uint64_t
+st_ignored(const struct store_ssm_stats *st)
+{
+	return st->ignored;
+}
+
+/* Writes of a token's value to SSM, an outcome family. */
+static void
+write_store_writes(struct evbuffer *out, const struct shown *sh)
+{
+	static const char *const name = "tokend_ssm_store_writes_total";
+	size_t n = sh->n;
+
+	family(out, name, "counter",
+	       "Values written to the token's SSM parameter, by result.");
+	for (size_t i = 0; i < n; i++) {
+		struct token *tok = sh->tok[i];
+		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
+		const char *ok[] = { "token", tok->name, "result", "ok", NULL };
+		const char *failed[] = { "token", tok->name, "result", "failed", NULL };
+
+		if (st == NULL)
+			continue;
+		sample_u64(out, name, ok, st->writes);
+		sample_u64(out, name, failed, st->write_failures);
+	}
+}
+
+/* SSM persistence and fleet coordination: one family per kind of event.
+ * Fleet counters (lease takeovers, waits, fallbacks by reason) belong
+ * here, each its own family. */
+static void
+write_store(struct evbuffer *out, const struct shown *sh)
+{
+	write_store_writes(out, sh);
+	write_store_counter(out, sh, "tokend_ssm_values_adopted_total",
+	                    "Values another instance wrote to SSM and this one served.",
+	                    st_adopted);
+	write_store_counter(out, sh, "tokend_ssm_fallbacks_total",
+	                    "Fetches made without SSM because SSM could not be used.",
+	                    st_fallbacks);
+	write_store_counter(out, sh, "tokend_ssm_lock_waits_total",
+	                    "Waits for another instance holding the refresh lock.",
+	                    st_lock_waits);
+	write_store_counter(out, sh, "tokend_ssm_records_ignored_total",
+	                    "SSM parameter values tokend could not use (to be replaced).",
+	                    st_ignored);
 }
 
 /* The fleet-wide count of this month's issuer calls, as the json record
@@ -269,11 +335,11 @@ write_store_events(struct evbuffer *out, const struct shown *sh)
 static void
 write_mints(struct evbuffer *out, const struct shown *sh, int64_t now)
 {
-	static const char *const name = "tokend_issuer_mints_month";
+	static const char *const name = "tokend_fleet_issuer_calls_this_month";
 	size_t n = sh->n;
 
 	family(out, name, "gauge",
-	       "Issuer calls this UTC month, fleet-wide, as last seen in SSM.");
+	       "Issuer calls this UTC month by the whole fleet, as last read from SSM.");
 	for (size_t i = 0; i < n; i++) {
 		struct token *tok = sh->tok[i];
 		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
@@ -299,7 +365,7 @@ write_ssm_calls(struct evbuffer *out, const struct ssm_stats *s)
 	       "still throttled at the call's deadline).");
 	for (int op = 0; op < SSM_OP_COUNT; op++) {
 		for (int o = 0; o < SSM_OUTCOME_COUNT; o++) {
-			const char *l[] = { "op", ssm_op_name(op), "outcome",
+			const char *l[] = { "op", ssm_op_name(op), "result",
 				            ssm_outcome_name(o), NULL };
 
 			sample_u64(out, calls, l, s->calls[op][o]);
@@ -360,21 +426,23 @@ static void
 write_aws(struct evbuffer *out, struct daemon *d)
 {
 	static const char *const none[] = { NULL };
-	int64_t expiration;
+	int64_t expiration, skew;
 
 	write_ssm(out, d);
 	if (d->creds == NULL)
 		return;
+	skew = aws_creds_skew_ms(d->creds);
 	family(out, "tokend_clock_skew_seconds", "gauge",
 	       "AWS clock minus the local clock, as learned from AWS Date headers.");
-	sample_ms(out, "tokend_clock_skew_seconds", none, aws_creds_skew_ms(d->creds));
+	sample_ms(out, "tokend_clock_skew_seconds", none, skew);
 	expiration = aws_creds_expiration_ms(d->creds);
 	if (expiration == 0)
 		return;
-	family(out, "tokend_aws_credentials_expiry_seconds", "gauge",
-	       "Seconds until the cached AWS credentials expire (on the AWS clock).");
-	sample_ms(out, "tokend_aws_credentials_expiry_seconds", none,
-	          expiration - aws_creds_now_ms(d->creds));
+	/* The expiration is on the AWS clock: minus the skew, local time. */
+	family(out, "tokend_aws_credentials_expiry_timestamp_seconds", "gauge",
+	       "When the cached AWS credentials expire, Unix time on the local clock.");
+	sample_ms(out, "tokend_aws_credentials_expiry_timestamp_seconds", none,
+	          expiration - skew);
 }
 
 static void
@@ -413,7 +481,7 @@ metrics_write(struct evbuffer *out, server_visible_fn *visible, const void *ctx,
 	write_token_states(out, &sh, now);
 	write_token_counts(out, &sh);
 	write_issuer_calls(out, &sh);
-	write_store_events(out, &sh);
+	write_store(out, &sh);
 	write_mints(out, &sh, now);
 	write_aws(out, d);
 	write_api(out, d);

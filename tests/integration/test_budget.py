@@ -39,7 +39,7 @@ def version(t):
 
 def mints(t):
     status, _, body = t.request("GET", "/metrics")
-    m = re.search(r'^tokend_issuer_mints_month\{token="api"\} (\d+)$', body.decode(), re.M)
+    m = re.search(r'^tokend_fleet_issuer_calls_this_month\{token="api"\} (\d+)$', body.decode(), re.M)
     return int(m.group(1)) if m else 0
 
 

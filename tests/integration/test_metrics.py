@@ -112,15 +112,20 @@ def test_metrics_values_follow_the_tokens(tokend, issuer, tokend_bin):
                   for s in ("empty", "valid", "refreshing", "retrying", "expired")}
         assert states == {"empty": 0, "valid": 1, "refreshing": 0, "retrying": 0,
                           "expired": 0}
-        expiry = value(series, "tokend_token_expiry_seconds", token=name)
-        assert 0 < expiry <= doc["expires_in"] + 1
+        # Absolute, Unix time: the API's expires_at.
+        expiry = value(series, "tokend_token_expiry_timestamp_seconds", token=name)
+        assert abs(expiry - doc["expires_at"]) <= 1, (expiry, doc)
     assert value(series, "tokend_issuer_calls_total", token="api", result="ok") == 1
     assert value(series, "tokend_issuer_calls_total", token="api", result="failed") == 0
     assert value(series, "tokend_issuer_calls_total", token="db", result="ok") is None
-    assert not [k for k in series if k[0] == "tokend_token_failures_total"]
+    # Every failure reason is a series from the start, at 0.
+    failures = {dict(k[1])["reason"]: v for k, v in series.items()
+                if k[0] == "tokend_token_failures_total" and dict(k[1])["token"] == "api"}
+    assert len(failures) >= 10 and set(failures.values()) == {0}, failures
+    assert {"http", "network", "timeout", "auth", "throttled"} <= set(failures)
     assert value(series, "tokend_clock_skew_seconds") == 0
     # Static keys never expire: no expiry is made up for them.
-    assert "tokend_aws_credentials_expiry_seconds" not in families
+    assert "tokend_aws_credentials_expiry_timestamp_seconds" not in families
     assert "tokend_ssm_calls_total" not in families  # no SSM configured
     assert families["tokend_token_state"] == "gauge"
 
@@ -143,7 +148,8 @@ def test_metrics_count_a_failed_issuer_call(tokend, issuer):
         return series if ok == 2 else None
     series = wait_for(refreshed, timeout=15, message="no second value after the 500")
     failures = {dict(k[1])["reason"]: v for k, v in series.items()
-                if k[0] == "tokend_token_failures_total" and dict(k[1])["token"] == "api"}
+                if k[0] == "tokend_token_failures_total" and dict(k[1])["token"] == "api"
+                and v}
     assert failures == {"http": 1}
     assert value(series, "tokend_issuer_calls_total", token="api", result="failed") == 1
     assert value(series, "tokend_token_refreshes_total", token="api", source="issuer") == 2
@@ -162,3 +168,87 @@ def test_promtool_accepts_the_metrics(tokend):
                          text=True, timeout=30)
     assert out.returncode == 0, f"{out.stdout}{out.stderr}\n{text}"
     assert out.stdout.strip() == "" and out.stderr.strip() == "", out.stdout + out.stderr
+
+
+def test_ready_follows_readyz_after_startup_timeout(issuer, tokend_factory):
+    """READY=1 goes out at startup_timeout with the token missing; the
+    gauge says what /readyz says (503), then 1 once the token is valid."""
+    issuer.fault("status", status=500)  # every call fails until cleared
+    conf = CONF.format(uid=os.getuid(), token_url=issuer.token_url,
+                       client_id=issuer.client_id, client_secret=issuer.client_secret)
+    conf = conf.replace("[aws]", "startup_timeout = 1s\n\n[aws]")
+    tokend = tokend_factory(conf, env=harness.aws_env(
+        static=("AKIDTOKENDMETRICS001", "tokend/metrics+secret=0001")), wait_ready=False)
+    wait_for(lambda: "startup_timeout passed" in tokend.log_text(), timeout=30,
+             message="no startup_timeout")
+    series, _ = parse(scrape(tokend))
+    assert tokend.request("GET", "/readyz")[0] == 503
+    assert value(series, "tokend_ready") == 0
+    assert value(series, "tokend_token_expiry_timestamp_seconds", token="api") == 0
+    assert value(series, "tokend_token_failures_total", token="api", reason="http") >= 1
+    issuer.clear_faults()
+    wait_for(lambda: tokend.request("GET", "/readyz")[0] == 200, timeout=60,
+             message="never ready")
+    series, _ = parse(scrape(tokend))
+    assert value(series, "tokend_ready") == 1
+
+
+SSM_CONF = """
+[daemon]
+socket = {{socket}}
+
+[aws]
+region = us-east-1
+
+[token "api"]
+type = oauth2
+token_url = {token_url}
+client_id = {client_id}
+client_secret = {client_secret}
+ssm_parameter = /tokend/test/metrics
+"""
+
+
+def test_ssm_calls_outcomes_and_events(issuer, ssm, tokend_factory):
+    """A first start finds no parameter: ParameterNotFound is an expected
+    answer (result not_found), not an error; calls (by how they ended) and
+    requests (events) are separate families, each summing to something."""
+    conf = SSM_CONF.format(token_url=issuer.token_url, client_id=issuer.client_id,
+                           client_secret=issuer.client_secret)
+    tokend = tokend_factory(conf, env=harness.aws_env(ssm=ssm, static=ssm))
+
+    def stored():
+        series, _ = parse(scrape(tokend))
+        ok = value(series, "tokend_ssm_store_writes_total", token="api", result="ok")
+        return series if ok else None
+    series = wait_for(stored, timeout=30, message="the value was never written")
+    text = scrape(tokend)
+    series, families = parse(text)
+    calls = {(dict(k[1])["op"], dict(k[1])["result"]): v for k, v in series.items()
+             if k[0] == "tokend_ssm_calls_total"}
+    ops = {"GetParameter", "PutParameter", "DeleteParameter"}
+    results = {"ok", "not_found", "exists", "throttled", "error"}
+    assert set(calls) == {(o, r) for o in ops for r in results}
+    assert calls[("GetParameter", "not_found")] >= 1
+    assert calls[("PutParameter", "ok")] >= 1
+    assert sum(v for (o, r), v in calls.items() if r == "error") == 0, calls
+    for op in ops:
+        sent = value(series, "tokend_ssm_requests_total", op=op)
+        finished = sum(v for (o, _), v in calls.items() if o == op)
+        # Calls still under way have sent requests but not finished.
+        assert sent >= finished
+        assert value(series, "tokend_ssm_throttles_total", op=op) == 0
+    assert value(series, "tokend_ssm_retries_total") == 0
+    for name in ("tokend_ssm_values_adopted_total", "tokend_ssm_fallbacks_total",
+                 "tokend_ssm_lock_waits_total", "tokend_ssm_records_ignored_total"):
+        assert families[name] == "counter"
+        assert value(series, name, token="api") == 0, name
+    assert value(series, "tokend_ssm_store_writes_total", token="api",
+                 result="failed") == 0
+    assert value(series, "tokend_fleet_issuer_calls_this_month", token="api") >= 1
+    promtool = shutil.which("promtool")
+    if promtool is not None:
+        out = subprocess.run([promtool, "check", "metrics"], input=text,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0 and not (out.stdout + out.stderr).strip(), \
+            out.stdout + out.stderr

@@ -79,8 +79,8 @@ def test_throttled_read_delays_but_never_fails(ssm, issuer, tokend_factory):
     assert issuer.count() == minted
     m = metrics(t)
     assert m['tokend_ssm_throttles_total{op="GetParameter"}'] == 2
-    assert m['tokend_ssm_calls_total{op="GetParameter",outcome="ok"}'] == 1
-    assert m['tokend_ssm_calls_total{op="GetParameter",outcome="throttled"}'] == 0
+    assert m['tokend_ssm_calls_total{op="GetParameter",result="ok"}'] == 1
+    assert m['tokend_ssm_calls_total{op="GetParameter",result="throttled"}'] == 0
     assert m['tokend_ssm_requests_total{op="GetParameter"}'] == 3
     assert m["tokend_ssm_retries_total"] == 2
     assert m["tokend_ssm_throttle_episodes_total"] == 1
@@ -88,7 +88,7 @@ def test_throttled_read_delays_but_never_fails(ssm, issuer, tokend_factory):
     assert m['tokend_ssm_budget_rate{family="read"}'] > 0
     assert m['tokend_ssm_budget_rate{family="write"}'] == 0
     # Every series exists from the start.
-    assert m['tokend_ssm_calls_total{op="DeleteParameter",outcome="exists"}'] == 0
+    assert m['tokend_ssm_calls_total{op="DeleteParameter",result="exists"}'] == 0
     # One warning for the episode, one notice when it is over, with counts.
     harness.wait_for(lambda: "throttling is over" in t.log_text(), timeout=20,
                      message=f"no end of episode:\n{t.log_text()}")
@@ -114,8 +114,8 @@ def test_account_limits_delay_a_burst_without_fallback(ssm, issuer, tokend_facto
     m = metrics(t)
     throttled = ssm.limits()
     assert m['tokend_ssm_throttles_total{op="GetParameter"}'] >= 1, (m, throttled)
-    assert m['tokend_ssm_calls_total{op="GetParameter",outcome="ok"}'] == n
-    assert m['tokend_ssm_calls_total{op="GetParameter",outcome="throttled"}'] == 0
+    assert m['tokend_ssm_calls_total{op="GetParameter",result="ok"}'] == n
+    assert m['tokend_ssm_calls_total{op="GetParameter",result="throttled"}'] == 0
     # The budget shrank below the rate the burst was sent at, and the
     # requests that found it short waited on a timer.
     rate = m['tokend_ssm_budget_rate{family="read"}']
