@@ -81,7 +81,8 @@ def readme_systemd_block():
 
 def binary_default(tokend_bin):
     out = run([tokend_bin, "--help"]).stdout
-    return re.search(r"\(default (\S+)\)", out).group(1)
+    # "(default $TOKEND_CONFIG, else /etc/tokend/tokend.conf)"
+    return re.search(r"\(default (?:\$TOKEND_CONFIG, else )?([^\s)]+)\)", out).group(1)
 
 
 def test_one_config_path_whatever_the_prefix(installed, tokend_bin):
