@@ -98,6 +98,15 @@ config_token_type_name(enum token_type type)
 	return "unknown";
 }
 
+const char *
+config_client_auth_name(enum oauth2_auth auth)
+{
+	const struct config_key *key =
+	        config_key_find(CONFIG_SECTION_TOKEN, "client_auth");
+
+	return key->choices[auth];
+}
+
 const struct token_def *
 config_find_token(const struct config *cfg, const char *name)
 {
@@ -169,6 +178,11 @@ finish_token(struct parser *p)
 		    config_key_set(key, t, key->def, p->err) == -1)
 			return fail(p, t->line, "default of %s", key->name);
 	}
+	if (t->type == TOKEN_TYPE_OAUTH2 && t->token_url == NULL && t->issuer == NULL)
+		return fail(p, t->line,
+		            "token \"%s\": missing required key 'token_url' (or 'issuer' "
+		            "to discover it)",
+		            t->name);
 	if (t->type == TOKEN_TYPE_AUTH0) {
 		xasprintf(&t->token_url, "https://%s/oauth/token", t->domain);
 		if (!seen_key(p, "request_format"))
@@ -618,8 +632,8 @@ bool
 config_token_def_equal(const struct token_def *a, const struct token_def *b)
 {
 	return str_eq(a->name, b->name) && a->type == b->type &&
-	       str_eq(a->token_url, b->token_url) && str_eq(a->domain, b->domain) &&
-	       str_eq(a->client_id, b->client_id) &&
+	       str_eq(a->token_url, b->token_url) && str_eq(a->issuer, b->issuer) &&
+	       str_eq(a->domain, b->domain) && str_eq(a->client_id, b->client_id) &&
 	       secret_eq(&a->client_secret, &b->client_secret) &&
 	       a->client_auth == b->client_auth &&
 	       a->request_format == b->request_format &&

@@ -25,8 +25,8 @@ enum token_type {
 };
 
 enum oauth2_auth {
-	OAUTH2_AUTH_POST,  /* client_secret_post: id and secret in the body */
-	OAUTH2_AUTH_BASIC, /* client_secret_basic: Authorization: Basic */
+	OAUTH2_AUTH_POST,       /* client_secret_post: id and secret in the body */
+	OAUTH2_AUTH_BASIC,      /* client_secret_basic: Authorization: Basic */
 	OAUTH2_AUTH_SECRET_JWT, /* client_secret_jwt: an HS256 assertion (RFC 7523) */
 };
 
@@ -58,10 +58,10 @@ enum aws_creds_mode {
  * resolved when the config loads (so a missing variable is a config error
  * with its line); ssm:/path[#KEY] is resolved at run time. */
 struct config_secret {
-	char *ref;	      /* as written, minus literals: "env:X", "ssm:/p#k", "literal" */
+	char *ref; /* as written, minus literals: "env:X", "ssm:/p#k", "literal" */
 	struct secret *value; /* NULL until resolved (ssm:) or when unset */
-	char *ssm_name;	      /* ssm: references only */
-	char *ssm_key;	      /* JSON key after '#', or NULL */
+	char *ssm_name;       /* ssm: references only */
+	char *ssm_key;        /* JSON key after '#', or NULL */
 	int line;
 };
 
@@ -71,7 +71,8 @@ struct token_def {
 	int line; /* the [token "NAME"] line */
 
 	/* oauth2 / auth0 */
-	char *token_url; /* derived from domain for auth0 */
+	char *token_url; /* derived from domain for auth0; NULL: from issuer */
+	char *issuer;    /* metadata source when token_url is unset */
 	char *domain;
 	char *client_id;
 	struct config_secret client_secret;
@@ -103,7 +104,7 @@ struct token_def {
 
 	/* persistence and fleet coordination (SSM) */
 	char *ssm_parameter; /* NULL: not persisted */
-	char *ssm_type;	     /* "SecureString" or "String" */
+	char *ssm_type;      /* "SecureString" or "String" */
 	char *ssm_kms_key_id;
 	char *ssm_tier; /* "Standard" or "Advanced" */
 	enum ssm_format ssm_format;
@@ -155,7 +156,7 @@ struct config {
 int config_load(const char *path, struct config **out, struct err *err);
 /* The same from memory; name stands for the file in messages. */
 int config_load_string(const char *text, const char *name, struct config **out,
-		       struct err *err);
+                       struct err *err);
 void config_free(struct config *cfg);
 
 const struct token_def *config_find_token(const struct config *cfg, const char *name);
@@ -172,5 +173,7 @@ int config_parse_duration(const char *s, int64_t *ms);
 bool config_valid_token_name(const char *name);
 
 const char *config_token_type_name(enum token_type type);
+/* client_auth as written in the config ("client_secret_basic"). */
+const char *config_client_auth_name(enum oauth2_auth auth);
 
 #endif

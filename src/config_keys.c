@@ -40,9 +40,9 @@ static const char *const coordinates[] = { "ssm-lock", "none", NULL };
 static const char *const ssm_types[] = { "SecureString", "String", NULL };
 static const char *const ssm_tiers[] = { "Standard", "Advanced", NULL };
 
-static config_check_fn check_socket_path, check_token_url, check_domain, check_host,
-        check_cache, check_region, check_ssm_parameter, check_resource, check_extra_param,
-        check_abs_path;
+static config_check_fn check_socket_path, check_token_url, check_issuer, check_domain,
+        check_host, check_cache, check_region, check_ssm_parameter, check_resource,
+        check_extra_param, check_abs_path;
 
 #define D(m)    CONFIG_SECTION_DAEMON, offsetof(struct config_daemon, m)
 #define A(m)    CONFIG_SECTION_AWS, offsetof(struct config_aws, m)
@@ -66,8 +66,8 @@ const struct config_key config_keys[] = {
 	  DUR(1) },
 	{ "max_connections_per_uid", D(max_connections_per_uid), CONFIG_KIND_INT,
 	  .def = "128", .min = 1, .max = 65536 },
-	{ "max_longpolls_per_uid", D(max_longpolls_per_uid), CONFIG_KIND_INT,
-	  .def = "32", .min = 0, .max = 65536 },
+	{ "max_longpolls_per_uid", D(max_longpolls_per_uid), CONFIG_KIND_INT, .def = "32",
+	  .min = 0, .max = 65536 },
 	{ "max_header_size", D(max_header_size), CONFIG_KIND_SIZE, .def = "8192",
 	  .min = 1024, .max = 1048576 },
 	{ "max_body_size", D(max_body_size), CONFIG_KIND_SIZE, .def = "1024", .min = 0,
@@ -83,8 +83,10 @@ const struct config_key config_keys[] = {
 	{ "type", T(type), CONFIG_KIND_ENUM, .choices = token_types,
 	  .applies = CONFIG_FOR_ALL, .required = CONFIG_FOR_ALL },
 	{ "token_url", T(token_url), CONFIG_KIND_STR, .check = check_token_url,
-	  .applies = CONFIG_FOR(TOKEN_TYPE_OAUTH2),
-	  .required = CONFIG_FOR(TOKEN_TYPE_OAUTH2) },
+	  .applies = CONFIG_FOR(TOKEN_TYPE_OAUTH2) },
+	/* token_url or issuer: config.c requires one of them. */
+	{ "issuer", T(issuer), CONFIG_KIND_STR, .check = check_issuer,
+	  .applies = CONFIG_FOR(TOKEN_TYPE_OAUTH2) },
 	{ "domain", T(domain), CONFIG_KIND_STR, .check = check_domain, .lower = true,
 	  .applies = CONFIG_FOR(TOKEN_TYPE_AUTH0),
 	  .required = CONFIG_FOR(TOKEN_TYPE_AUTH0) },
@@ -496,6 +498,23 @@ url_for_message(const char *value, char *buf, size_t size)
 	snprintf(buf, size, "%.*s%s%.*s%s", (int)(auth - value), value,
 	         at != NULL ? "***@" : "", (int)plen, rest, rest[plen] ? "?***" : "");
 	return buf;
+}
+
+static int check_token_url(const char *value, struct err *err);
+
+/* RFC 8414 §2: an https URL (http for loopback) without query or fragment. */
+static int
+check_issuer(const char *value, struct err *err)
+{
+	char shown[512];
+
+	if (check_token_url(value, err) == -1)
+		return -1;
+	if (strpbrk(value, "?#") != NULL)
+		return err_set(err, ERR_CONFIG,
+		               "'%s' must not have a query or a fragment (RFC 8414 §2)",
+		               url_for_message(value, shown, sizeof(shown)));
+	return 0;
 }
 
 static int

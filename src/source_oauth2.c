@@ -15,6 +15,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "oauth2_assert.h"
+#include "oauth2_disco.h"
 #include "oauth2_tls.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -356,7 +357,10 @@ struct oauth2_source {
 	struct err start_err;   /* why the last start_fetch returned -1 */
 	char warned_scope[256]; /* the narrowed grant last warned about */
 	struct oauth2_tls tls;
+	struct oauth2_disco *disco; /* issuer without token_url; else NULL */
 };
+
+static void disco_after_token(struct oauth2_source *s, const struct token_result *res);
 
 /* RFC 6749 §3.3: the issuer may grant less than asked, and some drop a
  * scope they do not know without an error. Said once per distinct grant. */
@@ -401,14 +405,15 @@ on_response(const struct http_response *resp, void *arg)
 		if (res.err.code == ERR_OK)
 			check_scope(s, &res);
 	}
+	disco_after_token(s, &res);
 	/* done owns res.value and may start the next fetch. */
 	s->done(&res, s->arg);
 }
 
+/* Starts the POST to url; -1 with s->start_err. */
 static int
-oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
+start_token(struct oauth2_source *s, const char *url)
 {
-	struct oauth2_source *s = impl;
 	const struct token_def *def = s->def;
 	const struct secret *secret = def->client_secret.value;
 	bool basic = def->client_auth == OAUTH2_AUTH_BASIC;
@@ -424,9 +429,8 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 		goto out;
 	}
 	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT) {
-		assertion =
-		        oauth2_assertion_hs256(def->client_id, def->token_url,
-		                               secret->data, timeutil_wall_ms() / 1000);
+		assertion = oauth2_assertion_hs256(def->client_id, url, secret->data,
+		                                   timeutil_wall_ms() / 1000);
 		if (assertion == NULL) {
 			err_set(&s->start_err, ERR_INTERNAL,
 			        "client assertion: no random bytes");
@@ -444,7 +448,7 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 		headers[2] = auth;
 	}
 	req.method = "POST";
-	req.url = def->token_url;
+	req.url = url;
 	req.headers = headers;
 	req.body = body;
 	req.body_len = strlen(body);
@@ -454,8 +458,6 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	s->call = http_client_start(s->http, &req, on_response, s, &s->start_err);
 	if (s->call == NULL)
 		goto out;
-	s->done = done;
-	s->arg = arg;
 	rc = 0;
 out:
 	/* http_client copied both. */
@@ -465,6 +467,60 @@ out:
 	return rc;
 }
 
+/* --- discovery hook: the token endpoint from the issuer's metadata ---------- */
+
+static void
+on_disco(const struct err *err, bool permanent, void *arg)
+{
+	struct oauth2_source *s = arg;
+	struct token_result res;
+
+	if (err->code == ERR_OK && start_token(s, oauth2_disco_endpoint(s->disco)) == 0)
+		return;
+	memset(&res, 0, sizeof(res));
+	res.err = err->code == ERR_OK ? s->start_err : *err;
+	res.permanent = permanent;
+	s->done(&res, s->arg);
+}
+
+/* The cached endpoint, else the metadata first. */
+static int
+disco_start(struct oauth2_source *s)
+{
+	const char *url = oauth2_disco_fresh(s->disco, timeutil_wall_ms());
+
+	if (url != NULL)
+		return start_token(s, url);
+	return oauth2_disco_start(s->disco, on_disco, s, &s->start_err);
+}
+
+/* A token endpoint that cannot be reached, is gone or fails may have
+ * moved: the next fetch reads the metadata again (token.c's backoff
+ * paces it). An OAuth2 error answer is the client's, not the endpoint's. */
+static void
+disco_after_token(struct oauth2_source *s, const struct token_result *res)
+{
+	int st = res->http_status;
+
+	if (s->disco != NULL && res->err.code != ERR_OK &&
+	    (st == 0 || st == 404 || st == 405 || st == 410 || st >= 500))
+		oauth2_disco_invalidate(s->disco);
+}
+
+/* --- the source's operations ------------------------------------------------ */
+
+static int
+oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
+{
+	struct oauth2_source *s = impl;
+
+	s->done = done;
+	s->arg = arg;
+	if (s->disco != NULL)
+		return disco_start(s);
+	return start_token(s, s->def->token_url);
+}
+
 static void
 oauth2_cancel(void *impl)
 {
@@ -472,6 +528,8 @@ oauth2_cancel(void *impl)
 
 	http_call_cancel(s->call);
 	s->call = NULL;
+	if (s->disco != NULL)
+		oauth2_disco_cancel(s->disco);
 }
 
 static void
@@ -482,6 +540,7 @@ oauth2_free(void *impl)
 	if (s == NULL)
 		return;
 	http_call_cancel(s->call);
+	oauth2_disco_free(s->disco);
 	oauth2_tls_clear(&s->tls);
 	free(s);
 }
@@ -508,10 +567,11 @@ source_oauth2_new(const struct token_def *def, struct http_client *http,
 {
 	struct oauth2_source *s;
 
-	if (def->token_url == NULL || def->client_id == NULL)
-		return err_set(err, ERR_CONFIG,
-		               "oauth2: token_url and client_id are required");
-	if (!http_client_url_allowed(def->token_url, err)) {
+	if ((def->token_url == NULL && def->issuer == NULL) || def->client_id == NULL)
+		return err_set(
+		        err, ERR_CONFIG,
+		        "oauth2: token_url (or issuer) and client_id are required");
+	if (def->token_url != NULL && !http_client_url_allowed(def->token_url, err)) {
 		err_prefix(err, "token_url");
 		return -1;
 	}
@@ -522,6 +582,11 @@ source_oauth2_new(const struct token_def *def, struct http_client *http,
 	}
 	s->def = def;
 	s->http = http;
+	if (def->token_url == NULL)
+		s->disco = oauth2_disco_new(def->name, def->issuer,
+		                            config_client_auth_name(def->client_auth),
+		                            http, s->tls.used ? &s->tls.http : NULL,
+		                            (long)def->request_timeout_ms);
 	out->ops = &oauth2_ops;
 	out->impl = s;
 	return 0;

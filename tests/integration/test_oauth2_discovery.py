@@ -1,0 +1,144 @@
+"""OAuth2 discovery against oidc-provider (tests/servers/oidc.mjs), a real
+OpenID Connect server: with only `issuer` set the token endpoint comes from
+/.well-known/openid-configuration; a metadata issuer that differs from the
+configured one is refused as permanent; an unreachable issuer is retried
+until it comes up; token_url wins over discovery."""
+import json
+import re
+import socket
+
+import pytest
+
+import harness
+from harness import wait_for
+
+CLIENT_ID = "tokend-disco-client"
+CLIENT_SECRET = "tokend-disco-secret-0123456789abcdef"
+
+
+class OIDC(harness.NodeServer):
+    script = "oidc.mjs"
+
+
+@pytest.fixture
+def oidc_factory(tmp_path, node_peers):
+    started = []
+    clients = tmp_path / "clients.json"
+    clients.write_text(json.dumps([{
+        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "grant_types": ["client_credentials"], "response_types": [],
+        "redirect_uris": [], "token_endpoint_auth_method": "client_secret_basic",
+    }]))
+
+    def factory(*args, start=True):
+        server = OIDC("--clients", clients, *args, log_dir=tmp_path, start=start)
+        started.append(server)
+        return server
+    yield factory
+    for s in started:
+        s.stop()
+
+
+def config(issuer, extra="", auth="client_secret_basic"):
+    return f"""
+[daemon]
+socket = {{socket}}
+log_level = debug
+startup_timeout = 1s
+
+[token "api"]
+type = oauth2
+issuer = {issuer}
+client_id = {CLIENT_ID}
+client_secret = {CLIENT_SECRET}
+client_auth = {auth}
+request_timeout = 2s
+{extra}
+"""
+
+
+def summary(tokend):
+    status, doc = tokend.get_json("/v1/tokens")
+    assert status == 200, doc
+    items = doc if isinstance(doc, list) else doc.get("tokens", [])
+    return next(t for t in items if t["name"] == "api")
+
+
+def wait_token(tokend, timeout=15):
+    def served():
+        status, doc = tokend.get_json("/v1/tokens/api")
+        return doc if status == 200 else None
+    return wait_for(served, timeout=timeout,
+                    message=f"no token:\n{tokend.log_text()[-3000:]}")
+
+
+def wait_failure(tokend, pattern):
+    def failed():
+        s = summary(tokend)
+        return s if re.search(pattern, s.get("last_error") or "") else None
+    return wait_for(failed, timeout=15,
+                    message=f"no last_error {pattern!r}:\n{tokend.log_text()[-3000:]}")
+
+
+def token_posts(server):
+    return [r for r in server.control("requests")["requests"] if r.get("status")]
+
+
+def test_issuer_alone_discovers_the_token_endpoint(oidc_factory, tokend_factory):
+    server = oidc_factory()
+    issuer = f"http://127.0.0.1:{server.port}"
+    tokend = tokend_factory(config(issuer))
+    doc = wait_token(tokend)
+    assert doc["token_type"] == "Bearer" and doc["token"], doc
+    assert f"issuer {issuer}: token endpoint {issuer}/token" in tokend.log_text()
+    assert token_posts(server)[-1]["status"] == 200
+    # oidc-provider lists client_secret_basic: no warning about client_auth.
+    assert "does not list client_auth" not in tokend.log_text()
+
+
+def test_issuer_mismatch_is_refused_as_permanent(oidc_factory, tokend_factory):
+    server = oidc_factory()
+    # The metadata says http://127.0.0.1:PORT; a trailing '/' is another issuer.
+    issuer = f"http://127.0.0.1:{server.port}/"
+    tokend = tokend_factory(config(issuer))
+    s = wait_failure(tokend, r'metadata names issuer "http://127\.0\.0\.1:\d+", not the '
+                             r'configured "http://127\.0\.0\.1:\d+/".*permanent, check issuer')
+    assert s["state"] == "retrying" and s["version"] == 0, s
+    delay = int(re.search(r"not the configured.*retrying in (\d+) ms",
+                          tokend.log_text()).group(1))
+    assert 30000 <= delay <= 60000, delay
+    assert token_posts(server) == []
+    status, _, body = tokend.request("GET", "/metrics")
+    assert re.search(r'failures_total{[^}]*reason="config"[^}]*} 1', body.decode()), \
+        body.decode()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_issuer_is_retried_and_recovers(oidc_factory, tokend_factory):
+    port = free_port()
+    issuer = f"http://127.0.0.1:{port}"
+    tokend = tokend_factory(config(issuer))
+    s = wait_failure(tokend, rf"issuer {re.escape(issuer)}: .*{port}")
+    assert "permanent" not in s["last_error"], s
+    # transient: the short backoff, not the permanent one.
+    delays = [int(d) for d in re.findall(r"retrying in (\d+) ms", tokend.log_text())]
+    assert delays and delays[0] <= 2000, delays
+    server = oidc_factory(start=False)
+    server.start(port=port)
+    doc = wait_token(tokend, timeout=30)
+    assert doc["token"], doc
+
+
+def test_token_url_wins_over_discovery(oidc_factory, tokend_factory):
+    server = oidc_factory()
+    # An issuer that would be refused (mismatch) is never asked: token_url wins.
+    issuer = f"http://127.0.0.1:{server.port}/"
+    tokend = tokend_factory(config(issuer, f"token_url = {server.url}/token\n"))
+    wait_token(tokend)
+    assert "metadata" not in tokend.log_text()
+    assert "token endpoint" not in tokend.log_text()
