@@ -500,8 +500,6 @@ url_for_message(const char *value, char *buf, size_t size)
 	return buf;
 }
 
-static int check_token_url(const char *value, struct err *err);
-
 /* RFC 8414 §2: an https URL (http for loopback) without query or fragment. */
 static int
 check_issuer(const char *value, struct err *err)

@@ -138,7 +138,8 @@ static const struct {
 	{ "[token \"t\"]\ntype = jwt\n",
 	  "t.conf:2: type: expected oauth2|auth0|rds|elasticache, got 'jwt'" },
 	{ TOK_OAUTH_NO("client_id = i\nclient_secret = s\n"),
-	  "t.conf:1: token \"t\": missing required key 'token_url'" },
+	  "t.conf:1: token \"t\": missing required key 'token_url' (or 'issuer' to "
+	  "discover it)" },
 	{ TOK_OAUTH_NO("token_url = https://i.example/t\nclient_secret = s\n"),
 	  "t.conf:1: token \"t\": missing required key 'client_id'" },
 	{ TOK_OAUTH_NO("token_url = https://i.example/t\nclient_id = i\n") D,
