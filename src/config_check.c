@@ -149,8 +149,29 @@ warn_credentials(const struct config *cfg, FILE *out)
 	return 0;
 }
 
+/* token_url wins over issuer: the metadata is never read. */
+static unsigned
+warn_issuer_unused(const struct config *cfg, FILE *out)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		const struct token_def *t = cfg->tokens[i];
+
+		if (t->issuer == NULL || t->token_url == NULL)
+			continue;
+		fprintf(out,
+		        "tokend: warning: token \"%s\": issuer is not used: token_url "
+		        "is set and wins over discovery\n",
+		        t->name);
+		n++;
+	}
+	return n;
+}
+
 unsigned
 config_check_warnings(const struct config *cfg, FILE *out)
 {
-	return warn_socket_dir(cfg, out) + warn_credentials(cfg, out);
+	return warn_socket_dir(cfg, out) + warn_credentials(cfg, out) +
+	       warn_issuer_unused(cfg, out);
 }

@@ -4,8 +4,10 @@ OpenID Connect server: with only `issuer` set the token endpoint comes from
 configured one is refused as permanent; an unreachable issuer is retried
 until it comes up; token_url wins over discovery."""
 import json
+import os
 import re
 import socket
+import subprocess
 
 import pytest
 
@@ -142,3 +144,29 @@ def test_token_url_wins_over_discovery(oidc_factory, tokend_factory):
     wait_token(tokend)
     assert "metadata" not in tokend.log_text()
     assert "token endpoint" not in tokend.log_text()
+
+
+CHECK_CASES = [
+    ("issuer = https://id.example.com/realms/x\n", 0, None),
+    ("", 2, "missing required key 'token_url' (or 'issuer' to discover it)"),
+    ("issuer = https://id.example.com/?tenant=1\n", 2, "must not have a query"),
+    ("issuer = http://id.example.com\n", 2, "plain http:// is refused"),
+    ("issuer = https://id.example.com\ntoken_url = https://id.example.com/t\n", 0,
+     'warning: token "api": issuer is not used: token_url is set'),
+]
+
+
+@pytest.mark.parametrize("keys,code,text", CHECK_CASES,
+                         ids=["issuer", "neither", "query", "http", "both"])
+def test_check_config_issuer(tokend_bin, tmp_path, keys, code, text):
+    os.chmod(tmp_path, 0o700)
+    path = tmp_path / "t.conf"
+    path.write_text(f"[daemon]\nsocket = {tmp_path}/tokend.sock\n[token \"api\"]\n"
+                    f"type = oauth2\nclient_id = x\nclient_secret = y\n{keys}")
+    res = subprocess.run([tokend_bin, "--check-config", "-c", str(path)],
+                         capture_output=True, text=True, timeout=20)
+    assert res.returncode == code, res
+    if text is not None:
+        assert text in res.stderr, res.stderr
+    else:
+        assert "warning" not in res.stderr, res.stderr
