@@ -274,8 +274,7 @@ read_answer(struct oauth2_disco *d, const struct http_response *resp,
 		*permanent = resp->status >= 400 && resp->status < 500 &&
 		             resp->status != 408 && resp->status != 429;
 		return err_set(err, *permanent ? ERR_CONFIG : ERR_HTTP,
-		               "metadata answered %ld%s", resp->status,
-		               *permanent ? "; check issuer" : "");
+		               "metadata answered %ld", resp->status);
 	}
 	if (oauth2_metadata_parse(d->issuer, resp->body, resp->body_len, md, err) == -1) {
 		*permanent = true;

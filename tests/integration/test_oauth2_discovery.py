@@ -170,3 +170,73 @@ def test_check_config_issuer(tokend_bin, tmp_path, keys, code, text):
         assert text in res.stderr, res.stderr
     else:
         assert "warning" not in res.stderr, res.stderr
+
+
+class Disco(harness.NodeServer):
+    script = "disco.mjs"
+
+
+@pytest.fixture
+def disco(tmp_path, node_peers):
+    server = Disco("--issuer-path", "/tenant-1", log_dir=tmp_path)
+    yield server
+    server.stop()
+
+
+def metadata_paths(disco):
+    return [r["path"] for r in disco.control("requests")["requests"]]
+
+
+def test_rfc8414_metadata_with_path_insertion_and_unlisted_client_auth(
+        oidc_factory, disco, tokend_factory):
+    server = oidc_factory()
+    disco.control("set", oidc=False, token_endpoint=f"{server.url}/token",
+                  methods=["private_key_jwt", "client_secret_post"])
+    tokend = tokend_factory(config(f"{disco.url}/tenant-1"))
+    wait_token(tokend)
+    assert metadata_paths(disco)[:2] == [
+        "/tenant-1/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/tenant-1"], metadata_paths(disco)
+    assert re.search(r"does not list client_auth client_secret_basic in "
+                     r"token_endpoint_auth_methods_supported; trying it anyway",
+                     tokend.log_text()), tokend.log_text()
+
+
+def test_metadata_500_is_transient_and_recovers(oidc_factory, disco, tokend_factory):
+    server = oidc_factory()
+    disco.control("set", status=500, token_endpoint=f"{server.url}/token")
+    tokend = tokend_factory(config(f"{disco.url}/tenant-1"))
+    s = wait_failure(tokend, r"issuer http://127\.0\.0\.1:\d+/tenant-1: metadata "
+                             r"answered 500")
+    assert "permanent" not in s["last_error"] and s["version"] == 0, s
+    disco.control("set", status=200)
+    wait_token(tokend, timeout=30)
+    status, _, body = tokend.request("GET", "/metrics")
+    assert re.search(r'failures_total{[^}]*reason="http"[^}]*} [1-9]', body.decode()), \
+        body.decode()
+
+
+def test_metadata_4xx_and_no_metadata_are_permanent(disco, tokend_factory):
+    disco.control("set", oidc=False, status=404)
+    tokend = tokend_factory(config(f"{disco.url}/tenant-1"))
+    s = wait_failure(tokend, r"tenant-1: metadata answered 404; permanent, check issuer")
+    assert s["state"] == "retrying", s
+    assert metadata_paths(disco) == [
+        "/tenant-1/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/tenant-1"], metadata_paths(disco)
+    delay = int(re.search(r"answered 404; permanent.*retrying in (\d+) ms",
+                          tokend.log_text()).group(1))
+    assert 30000 <= delay <= 60000, delay
+
+
+def test_token_endpoint_failure_reads_the_metadata_again(oidc_factory, disco,
+                                                         tokend_factory):
+    server = oidc_factory()
+    gone = free_port()
+    disco.control("set", token_endpoint=f"http://127.0.0.1:{gone}/token")
+    tokend = tokend_factory(config(f"{disco.url}/tenant-1"))
+    wait_failure(tokend, rf"127\.0\.0\.1:{gone}/token")
+    disco.control("set", token_endpoint=f"{server.url}/token")
+    wait_token(tokend, timeout=30)
+    assert len(metadata_paths(disco)) >= 2, metadata_paths(disco)
+    assert f"token endpoint {server.url}/token" in tokend.log_text()
