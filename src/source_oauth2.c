@@ -405,6 +405,9 @@ on_response(const struct http_response *resp, void *arg)
 		if (res.err.code == ERR_OK)
 			check_scope(s, &res);
 	}
+	if (s->disco != NULL)
+		snprintf(res.token_endpoint, sizeof(res.token_endpoint), "%s",
+		         oauth2_disco_endpoint(s->disco));
 	disco_after_token(s, &res);
 	/* done owns res.value and may start the next fetch. */
 	s->done(&res, s->arg);

@@ -335,6 +335,8 @@ install(struct token *tok, struct token_result *res, int64_t now, int64_t boot_e
 	tok->token_type[sizeof(tok->token_type) - 1] = '\0';
 	memcpy(tok->scope, res->scope, sizeof(tok->scope));
 	tok->scope[sizeof(tok->scope) - 1] = '\0';
+	memcpy(tok->token_endpoint, res->token_endpoint, sizeof(tok->token_endpoint));
+	tok->token_endpoint[sizeof(tok->token_endpoint) - 1] = '\0';
 	tok->issued_at_ms = issued;
 	tok->expires_at_ms = res->expires_at_ms;
 	tok->boot_expires_at_ms = boot_expires;
@@ -548,6 +550,7 @@ carry_value(struct token *tok, const struct token *old, int64_t now)
 	res.value = secret_ref(old->value);
 	memcpy(res.token_type, old->token_type, sizeof(res.token_type));
 	memcpy(res.scope, old->scope, sizeof(res.scope));
+	memcpy(res.token_endpoint, old->token_endpoint, sizeof(res.token_endpoint));
 	res.issued_at_ms = old->issued_at_ms;
 	res.expires_at_ms = old->expires_at_ms;
 	res.origin = old->origin;

@@ -64,6 +64,9 @@ struct token_result {
 	/* The scope the issuer granted (RFC 6749 §5.1), empty when it said
 	 * none; cut to fit. */
 	char scope[256];
+	/* The token endpoint discovered from the issuer's metadata that gave
+	 * the value; empty when token_url is configured. */
+	char token_endpoint[256];
 };
 
 typedef void token_fetch_done_fn(struct token_result *res, void *arg);
@@ -99,7 +102,8 @@ struct token {
 	enum token_origin origin;
 	struct secret *value; /* NULL when none */
 	char token_type[32];
-	char scope[256]; /* granted with the value; empty: not said */
+	char scope[256];          /* granted with the value; empty: not said */
+	char token_endpoint[256]; /* discovered, that gave the value; or empty */
 	int64_t issued_at_ms;
 	int64_t expires_at_ms;
 	/* The same expiry on CLOCK_BOOTTIME, fixed when the value arrived: a

@@ -52,6 +52,9 @@ token_json_detail(const struct token *tok, int64_t now_ms)
 	add_extras(o, tok->def);
 	if (tok->scope[0] != '\0')
 		json_object_set_new(o, "scope", json_string(tok->scope));
+	if (tok->token_endpoint[0] != '\0')
+		json_object_set_new(o, "token_endpoint",
+		                    json_string(tok->token_endpoint));
 	return o;
 }
 
@@ -88,6 +91,9 @@ token_json_summary(const struct token *tok, int64_t now_ms)
 	}
 	if (tok->scope[0] != '\0')
 		json_object_set_new(o, "scope", json_string(tok->scope));
+	if (tok->token_endpoint[0] != '\0')
+		json_object_set_new(o, "token_endpoint",
+		                    json_string(tok->token_endpoint));
 	if (tok->last_error.code != ERR_OK)
 		json_object_set_new(o, "last_error", json_string(tok->last_error.msg));
 	return o;

@@ -94,6 +94,8 @@ def test_issuer_alone_discovers_the_token_endpoint(oidc_factory, tokend_factory)
     assert doc["token_type"] == "Bearer" and doc["token"], doc
     assert f"issuer {issuer}: token endpoint {issuer}/token" in tokend.log_text()
     assert token_posts(server)[-1]["status"] == 200
+    assert summary(tokend)["token_endpoint"] == f"{issuer}/token"
+    assert doc["token_endpoint"] == f"{issuer}/token", doc
     # oidc-provider lists client_secret_basic: no warning about client_auth.
     assert "does not list client_auth" not in tokend.log_text()
 
@@ -141,7 +143,8 @@ def test_token_url_wins_over_discovery(oidc_factory, tokend_factory):
     # An issuer that would be refused (mismatch) is never asked: token_url wins.
     issuer = f"http://127.0.0.1:{server.port}/"
     tokend = tokend_factory(config(issuer, f"token_url = {server.url}/token\n"))
-    wait_token(tokend)
+    doc = wait_token(tokend)
+    assert "token_endpoint" not in doc and "token_endpoint" not in summary(tokend)
     assert "metadata" not in tokend.log_text()
     assert "token endpoint" not in tokend.log_text()
 
