@@ -243,3 +243,41 @@ def test_token_endpoint_failure_reads_the_metadata_again(oidc_factory, disco,
     wait_token(tokend, timeout=30)
     assert len(metadata_paths(disco)) >= 2, metadata_paths(disco)
     assert f"token endpoint {server.url}/token" in tokend.log_text()
+
+
+def test_discovery_under_valgrind(oidc_factory, disco, tmp_path, tokend_bin):
+    """Discovery found, refused, re-read after an endpoint failure and
+    replaced, then SIGTERM: no valgrind error, no definite or indirect leak."""
+    import shutil
+    vg = shutil.which("valgrind")
+    if vg is None or os.environ.get("TOKEND_SANITIZERS"):
+        pytest.skip("valgrind is not installed, or a sanitizer build")
+    log = tmp_path / "valgrind.log"
+    wrapper = tmp_path / "tokend-vg"
+    wrapper.write_text(f"#!/bin/sh\nexec {vg} -q --leak-check=full "
+                       f"--errors-for-leak-kinds=definite,indirect --error-exitcode=99 "
+                       f"--log-file={log} {tokend_bin} \"$@\"\n")
+    wrapper.chmod(0o755)
+    server = oidc_factory("--ttl", "6")
+    gone = free_port()
+    disco.control("set", token_endpoint=f"http://127.0.0.1:{gone}/token")
+    good = f"http://127.0.0.1:{server.port}"
+    text = config(good).replace("startup_timeout = 1s", "startup_timeout = 5s")
+    for name, iss in (("bad", good + "/"), ("moved", f"{disco.url}/tenant-1")):
+        text += (f'\n[token "{name}"]\ntype = oauth2\nissuer = {iss}\n'
+                 f"client_id = {CLIENT_ID}\nclient_secret = {CLIENT_SECRET}\n"
+                 "client_auth = client_secret_basic\nrequest_timeout = 5s\n")
+    t = harness.Tokend(text, tmp_path / "tokend", binary=str(wrapper), timeout=120)
+    try:
+        first = wait_token(t, timeout=60)["version"]
+        wait_for(lambda: t.get_json("/v1/tokens/api")[1].get("version", 0) > first,
+                 timeout=60, interval=0.5, message="no refresh under valgrind")
+        disco.control("set", token_endpoint=f"{server.url}/token")
+        wait_for(lambda: t.get_json("/v1/tokens/moved")[0] == 200, timeout=60,
+                 interval=0.5, message=t.log_text()[-3000:])
+        assert "not the configured" in t.log_text()
+    finally:
+        code = t.stop(timeout=120)
+    report = log.read_text(errors="replace") if log.exists() else ""
+    assert code == 0, f"tokend under valgrind exited {code}:\n{report}"
+    assert "definitely lost" not in report and "indirectly lost" not in report, report
