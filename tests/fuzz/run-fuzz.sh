@@ -22,7 +22,7 @@ fuzzdir="$srcdir/tests/fuzz"
 build=${FUZZ_BUILD_DIR:-/tmp/tokend-fuzz}
 jobs=${FUZZ_JOBS:-2}
 CC=${CC:-clang}
-ALL_TARGETS="config oauth2 ssm creds jwt router"
+ALL_TARGETS="config oauth2 disco ssm creds jwt router"
 
 # Longest input per target: a little over the largest thing each parser
 # accepts (16 KiB tokens, 8 KiB SSM values, a config file of a few tokens).
