@@ -139,6 +139,42 @@ first_inapplicable(const struct parser *p, unsigned type_bit)
 	return bad;
 }
 
+/* The keys client_auth needs, and those it would ignore. */
+static int
+check_client_auth(struct parser *p, const struct token_def *t)
+{
+	bool key = t->client_auth == OAUTH2_AUTH_KEY_JWT;
+	const char *method = "private_key_jwt";
+
+	if (!key && !seen_key(p, "client_secret"))
+		return fail(p, t->line,
+		            "token \"%s\": missing required key 'client_secret'",
+		            t->name);
+	if (key && !seen_key(p, "client_key"))
+		return fail(p, t->line,
+		            "token \"%s\": missing required key 'client_key' "
+		            "(client_auth private_key_jwt)",
+		            t->name);
+	static const char *const only_key[] = { "client_key", "client_key_id",
+		                                "client_assertion_alg" };
+	if (key && seen_key(p, "client_secret"))
+		return fail(p,
+		            p->seen[key_index(config_key_find(CONFIG_SECTION_TOKEN,
+		                                              "client_secret"))],
+		            "client_secret does not apply to client_auth %s (it signs "
+		            "with client_key)",
+		            method);
+	for (size_t i = 0; !key && i < sizeof(only_key) / sizeof(only_key[0]); i++) {
+		if (seen_key(p, only_key[i]))
+			return fail(p,
+			            p->seen[key_index(config_key_find(
+			                    CONFIG_SECTION_TOKEN, only_key[i]))],
+			            "%s needs client_auth = private_key_jwt",
+			            only_key[i]);
+	}
+	return 0;
+}
+
 static int
 finish_token(struct parser *p)
 {
@@ -169,6 +205,9 @@ finish_token(struct parser *p)
 		    config_key_set(key, t, key->def, p->err) == -1)
 			return fail(p, t->line, "default of %s", key->name);
 	}
+	if ((t->type == TOKEN_TYPE_OAUTH2 || t->type == TOKEN_TYPE_AUTH0) &&
+	    check_client_auth(p, t) == -1)
+		return -1;
 	if (t->type == TOKEN_TYPE_AUTH0) {
 		xasprintf(&t->token_url, "https://%s/oauth/token", t->domain);
 		if (!seen_key(p, "request_format"))
@@ -380,8 +419,15 @@ handle_key(struct parser *p, const char *name, const char *value)
 		return -1;
 	}
 	if (key->kind == CONFIG_KIND_SECRET) {
-		p->tok->client_secret.line = line;
-		if (strcmp(p->tok->client_secret.ref, "literal") == 0)
+		struct config_secret *cs = (void *)((char *)p->tok + key->offset);
+
+		cs->line = line;
+		if (strcmp(cs->ref, "literal") == 0 && cs == &p->tok->client_key)
+			return fail(
+			        p, line,
+			        "client_key: give it by reference: file:/PATH, env:NAME "
+			        "or ssm:/NAME");
+		if (strcmp(cs->ref, "literal") == 0)
 			warn_literal(p, line);
 	}
 	return 0;
@@ -622,6 +668,9 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       str_eq(a->client_id, b->client_id) &&
 	       secret_eq(&a->client_secret, &b->client_secret) &&
 	       a->client_auth == b->client_auth &&
+	       secret_eq(&a->client_key, &b->client_key) &&
+	       str_eq(a->client_key_id, b->client_key_id) &&
+	       str_eq(a->client_assertion_alg, b->client_assertion_alg) &&
 	       a->request_format == b->request_format &&
 	       str_eq(a->audience, b->audience) && str_eq(a->scope, b->scope) &&
 	       list_eq(a->resources, a->n_resources, b->resources, b->n_resources) &&
@@ -645,7 +694,8 @@ config_needs_aws(const struct config *cfg)
 	for (size_t i = 0; i < cfg->ntokens; i++) {
 		const struct token_def *t = cfg->tokens[i];
 		if (t->type == TOKEN_TYPE_RDS || t->type == TOKEN_TYPE_ELASTICACHE ||
-		    t->ssm_parameter != NULL || t->client_secret.ssm_name != NULL)
+		    t->ssm_parameter != NULL || t->client_secret.ssm_name != NULL ||
+		    t->client_key.ssm_name != NULL)
 			return true;
 	}
 	return false;

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,6 +357,8 @@ struct oauth2_source {
 	struct err start_err;   /* why the last start_fetch returned -1 */
 	char warned_scope[256]; /* the narrowed grant last warned about */
 	struct oauth2_tls tls;
+	EVP_PKEY *key; /* private_key_jwt, once client_key is resolved */
+	enum oauth2_alg alg;
 };
 
 /* RFC 6749 §3.3: the issuer may grant less than asked, and some drop a
@@ -405,6 +408,62 @@ on_response(const struct http_response *resp, void *arg)
 	s->done(&res, s->arg);
 }
 
+/* Parses client_key once it is resolved (at once for file: and env:,
+ * after the ssm: read otherwise). */
+static int
+load_key(struct oauth2_source *s, struct err *err)
+{
+	const struct config_secret *ck = &s->def->client_key;
+
+	if (s->key != NULL || ck->value == NULL)
+		return 0;
+	s->key = oauth2_key_load(ck->value->data, ck->value->len,
+	                         s->def->client_assertion_alg, &s->alg, err);
+	if (s->key == NULL) {
+		err_prefix(err, "client_key %s (line %d)", ck->ref, ck->line);
+		return -1;
+	}
+	return 0;
+}
+
+/* The RFC 7523 assertion of the JWT methods, NULL for the others (and on
+ * failure, with s->start_err set). */
+static int
+make_assertion(struct oauth2_source *s, const struct secret *secret, char **out)
+{
+	const struct token_def *def = s->def;
+	int64_t now_s = timeutil_wall_ms() / 1000;
+
+	*out = NULL;
+	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT)
+		*out = oauth2_assertion_hs256(def->client_id, def->token_url,
+		                              secret->data, now_s);
+	else if (def->client_auth == OAUTH2_AUTH_KEY_JWT)
+		*out = oauth2_assertion_key(def->client_id, def->token_url,
+		                            def->client_key_id, s->alg, s->key, now_s);
+	else
+		return 0;
+	if (*out == NULL)
+		return err_set(&s->start_err, ERR_INTERNAL,
+		               "client assertion: signing failed");
+	return 0;
+}
+
+/* The credential the method needs, resolved; -1 with s->start_err. */
+static int
+check_credential(struct oauth2_source *s)
+{
+	const struct config_secret *cs = s->def->client_auth == OAUTH2_AUTH_KEY_JWT
+	                                         ? &s->def->client_key
+	                                         : &s->def->client_secret;
+
+	if (cs->value == NULL)
+		return err_set(&s->start_err, ERR_UNAVAILABLE, "%s (%s) not resolved",
+		               cs == &s->def->client_key ? "client_key" : "client_secret",
+		               cs->ref != NULL ? cs->ref : "unset");
+	return load_key(s, &s->start_err);
+}
+
 static int
 oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 {
@@ -417,22 +476,8 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	struct http_request req = { 0 };
 	int rc = -1;
 
-	if (secret == NULL) {
-		err_set(&s->start_err, ERR_UNAVAILABLE, "client_secret (%s) not resolved",
-		        def->client_secret.ref != NULL ? def->client_secret.ref
-		                                       : "unset");
+	if (check_credential(s) == -1 || make_assertion(s, secret, &assertion) == -1)
 		goto out;
-	}
-	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT) {
-		assertion =
-		        oauth2_assertion_hs256(def->client_id, def->token_url,
-		                               secret->data, timeutil_wall_ms() / 1000);
-		if (assertion == NULL) {
-			err_set(&s->start_err, ERR_INTERNAL,
-			        "client assertion: no random bytes");
-			goto out;
-		}
-	}
 	body = oauth2_request_body_assert(def, basic || assertion ? NULL : secret->data,
 	                                  assertion);
 	headers[0] = def->request_format == OAUTH2_BODY_JSON
@@ -483,6 +528,7 @@ oauth2_free(void *impl)
 		return;
 	http_call_cancel(s->call);
 	oauth2_tls_clear(&s->tls);
+	EVP_PKEY_free(s->key); /* OpenSSL cleanses the key's bignums */
 	free(s);
 }
 
@@ -516,11 +562,12 @@ source_oauth2_new(const struct token_def *def, struct http_client *http,
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
-	if (oauth2_tls_load(&s->tls, def, err) == -1) {
+	s->def = def;
+	if (oauth2_tls_load(&s->tls, def, err) == -1 || load_key(s, err) == -1) {
+		oauth2_tls_clear(&s->tls);
 		free(s);
 		return -1;
 	}
-	s->def = def;
 	s->http = http;
 	out->ops = &oauth2_ops;
 	out->impl = s;
