@@ -139,38 +139,43 @@ first_inapplicable(const struct parser *p, unsigned type_bit)
 	return bad;
 }
 
-/* The keys client_auth needs, and those it would ignore. */
+/* The line a key of the token was set on. */
+static int
+key_line(const struct parser *p, const char *name)
+{
+	return p->seen[key_index(config_key_find(CONFIG_SECTION_TOKEN, name))];
+}
+
+/* The credential keys each client_auth needs (the others are refused):
+ * bit 0 client_secret, 1 client_key, 2 client_cert, 3 client_key_id and
+ * client_assertion_alg. In enum oauth2_auth order. */
+static const unsigned auth_keys[] = { 1, 1, 1, 2 | 8, 2 | 4, 2 | 4 };
+
 static int
 check_client_auth(struct parser *p, const struct token_def *t)
 {
-	bool key = t->client_auth == OAUTH2_AUTH_KEY_JWT;
-	const char *method = "private_key_jwt";
+	static const char *const names[] = { "client_secret", "client_key", "client_cert",
+		                             "client_key_id", "client_assertion_alg" };
+	static const char *const methods[] = {
+		"client_secret_post", "client_secret_basic", "client_secret_jwt",
+		"private_key_jwt",    "tls_client_auth",     "self_signed_tls_client_auth"
+	};
+	unsigned need = auth_keys[t->client_auth];
 
-	if (!key && !seen_key(p, "client_secret"))
-		return fail(p, t->line,
-		            "token \"%s\": missing required key 'client_secret'",
-		            t->name);
-	if (key && !seen_key(p, "client_key"))
-		return fail(p, t->line,
-		            "token \"%s\": missing required key 'client_key' "
-		            "(client_auth private_key_jwt)",
-		            t->name);
-	static const char *const only_key[] = { "client_key", "client_key_id",
-		                                "client_assertion_alg" };
-	if (key && seen_key(p, "client_secret"))
-		return fail(p,
-		            p->seen[key_index(config_key_find(CONFIG_SECTION_TOKEN,
-		                                              "client_secret"))],
-		            "client_secret does not apply to client_auth %s (it signs "
-		            "with client_key)",
-		            method);
-	for (size_t i = 0; !key && i < sizeof(only_key) / sizeof(only_key[0]); i++) {
-		if (seen_key(p, only_key[i]))
-			return fail(p,
-			            p->seen[key_index(config_key_find(
-			                    CONFIG_SECTION_TOKEN, only_key[i]))],
-			            "%s needs client_auth = private_key_jwt",
-			            only_key[i]);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		unsigned bit = 1u << (i < 3 ? i : 3);
+		bool seen = seen_key(p, names[i]);
+
+		if ((need & bit) != 0 && !seen && bit != 8)
+			return fail(p, t->line,
+			            "token \"%s\": missing required key '%s'%s%s%s",
+			            t->name, names[i], bit == 1 ? "" : " (client_auth ",
+			            bit == 1 ? "" : methods[t->client_auth],
+			            bit == 1 ? "" : ")");
+		if ((need & bit) == 0 && seen)
+			return fail(p, key_line(p, names[i]),
+			            "%s does not apply to client_auth %s", names[i],
+			            methods[t->client_auth]);
 	}
 	return 0;
 }
@@ -422,11 +427,11 @@ handle_key(struct parser *p, const char *name, const char *value)
 		struct config_secret *cs = (void *)((char *)p->tok + key->offset);
 
 		cs->line = line;
-		if (strcmp(cs->ref, "literal") == 0 && cs == &p->tok->client_key)
-			return fail(
-			        p, line,
-			        "client_key: give it by reference: file:/PATH, env:NAME "
-			        "or ssm:/NAME");
+		if (strcmp(cs->ref, "literal") == 0 && cs != &p->tok->client_secret)
+			return fail(p, line,
+			            "%s: give it by reference: file:/PATH, env:NAME or "
+			            "ssm:/NAME",
+			            name);
 		if (strcmp(cs->ref, "literal") == 0)
 			warn_literal(p, line);
 	}
@@ -669,6 +674,7 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       secret_eq(&a->client_secret, &b->client_secret) &&
 	       a->client_auth == b->client_auth &&
 	       secret_eq(&a->client_key, &b->client_key) &&
+	       secret_eq(&a->client_cert, &b->client_cert) &&
 	       str_eq(a->client_key_id, b->client_key_id) &&
 	       str_eq(a->client_assertion_alg, b->client_assertion_alg) &&
 	       a->request_format == b->request_format &&
@@ -695,7 +701,7 @@ config_needs_aws(const struct config *cfg)
 		const struct token_def *t = cfg->tokens[i];
 		if (t->type == TOKEN_TYPE_RDS || t->type == TOKEN_TYPE_ELASTICACHE ||
 		    t->ssm_parameter != NULL || t->client_secret.ssm_name != NULL ||
-		    t->client_key.ssm_name != NULL)
+		    t->client_key.ssm_name != NULL || t->client_cert.ssm_name != NULL)
 			return true;
 	}
 	return false;

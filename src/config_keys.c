@@ -34,7 +34,8 @@ static const char *const token_types[] = { "oauth2", "auth0", "rds", "elasticach
 	                                   NULL };
 static const char *const client_auths[] = { "client_secret_post", "client_secret_basic",
 	                                    "client_secret_jwt", "private_key_jwt",
-	                                    NULL };
+	                                    "tls_client_auth",
+	                                    "self_signed_tls_client_auth", NULL };
 static const char *const assertion_algs[] = { "RS256", "PS256", "ES256", NULL };
 static const char *const body_formats[] = { "form", "json", NULL };
 static const char *const ssm_formats[] = { "json", "value", NULL };
@@ -96,6 +97,7 @@ const struct config_key config_keys[] = {
 	{ "client_secret", T(client_secret), CONFIG_KIND_SECRET,
 	  .applies = CONFIG_FOR_OAUTH },
 	{ "client_key", T(client_key), CONFIG_KIND_SECRET, .applies = CONFIG_FOR_OAUTH },
+	{ "client_cert", T(client_cert), CONFIG_KIND_SECRET, .applies = CONFIG_FOR_OAUTH },
 	{ "client_key_id", T(client_key_id), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH },
 	{ "client_assertion_alg", T(client_assertion_alg), CONFIG_KIND_STRENUM,
 	  .choices = assertion_algs, .applies = CONFIG_FOR_OAUTH },

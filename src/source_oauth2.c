@@ -415,6 +415,9 @@ load_key(struct oauth2_source *s, struct err *err)
 {
 	const struct config_secret *ck = &s->def->client_key;
 
+	if (s->def->client_auth == OAUTH2_AUTH_TLS ||
+	    s->def->client_auth == OAUTH2_AUTH_SELF_SIGNED_TLS)
+		return oauth2_tls_load_client(&s->tls, s->def, err);
 	if (s->key != NULL || ck->value == NULL)
 		return 0;
 	s->key = oauth2_key_load(ck->value->data, ck->value->len,
@@ -453,13 +456,20 @@ make_assertion(struct oauth2_source *s, const struct secret *secret, char **out)
 static int
 check_credential(struct oauth2_source *s)
 {
-	const struct config_secret *cs = s->def->client_auth == OAUTH2_AUTH_KEY_JWT
-	                                         ? &s->def->client_key
-	                                         : &s->def->client_secret;
+	const struct token_def *def = s->def;
+	bool tls = def->client_auth == OAUTH2_AUTH_TLS ||
+	           def->client_auth == OAUTH2_AUTH_SELF_SIGNED_TLS;
+	const struct config_secret *cs = def->client_auth == OAUTH2_AUTH_KEY_JWT || tls
+	                                         ? &def->client_key
+	                                         : &def->client_secret;
 
+	if (tls && def->client_cert.value == NULL)
+		cs = &def->client_cert;
 	if (cs->value == NULL)
 		return err_set(&s->start_err, ERR_UNAVAILABLE, "%s (%s) not resolved",
-		               cs == &s->def->client_key ? "client_key" : "client_secret",
+		               cs == &def->client_key    ? "client_key"
+		               : cs == &def->client_cert ? "client_cert"
+		                                         : "client_secret",
 		               cs->ref != NULL ? cs->ref : "unset");
 	return load_key(s, &s->start_err);
 }
@@ -478,8 +488,10 @@ oauth2_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 
 	if (check_credential(s) == -1 || make_assertion(s, secret, &assertion) == -1)
 		goto out;
-	body = oauth2_request_body_assert(def, basic || assertion ? NULL : secret->data,
-	                                  assertion);
+	/* The mTLS methods have no secret: client_id alone goes in the body. */
+	body = oauth2_request_body_assert(
+	        def, basic || assertion || secret == NULL ? NULL : secret->data,
+	        assertion);
 	headers[0] = def->request_format == OAUTH2_BODY_JSON
 	                     ? "Content-Type: application/json"
 	                     : "Content-Type: application/x-www-form-urlencoded";

@@ -27,8 +27,10 @@ static struct config_secret *
 pending_secret(const struct token_def *def, const char **key_name)
 {
 	struct config_secret *list[] = { (struct config_secret *)&def->client_secret,
-		                         (struct config_secret *)&def->client_key };
-	static const char *const names[] = { "client_secret", "client_key" };
+		                         (struct config_secret *)&def->client_key,
+		                         (struct config_secret *)&def->client_cert };
+	static const char *const names[] = { "client_secret", "client_key",
+		                             "client_cert" };
 
 	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
 		if (list[i]->ssm_name != NULL && list[i]->value == NULL) {
