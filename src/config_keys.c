@@ -32,10 +32,13 @@ _Static_assert(sizeof(enum coordinate) == sizeof(int), "enum size");
 static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const token_types[] = { "oauth2", "auth0", "rds", "elasticache",
 	                                   NULL };
-static const char *const client_auths[] = { "client_secret_post", "client_secret_basic",
-	                                    "client_secret_jwt", "private_key_jwt",
+static const char *const client_auths[] = { "client_secret_post",
+	                                    "client_secret_basic",
+	                                    "client_secret_jwt",
+	                                    "private_key_jwt",
 	                                    "tls_client_auth",
-	                                    "self_signed_tls_client_auth", NULL };
+	                                    "self_signed_tls_client_auth",
+	                                    NULL };
 static const char *const assertion_algs[] = { "RS256", "PS256", "ES256", NULL };
 static const char *const body_formats[] = { "form", "json", NULL };
 static const char *const ssm_formats[] = { "json", "value", NULL };
@@ -69,8 +72,8 @@ const struct config_key config_keys[] = {
 	  DUR(1) },
 	{ "max_connections_per_uid", D(max_connections_per_uid), CONFIG_KIND_INT,
 	  .def = "128", .min = 1, .max = 65536 },
-	{ "max_longpolls_per_uid", D(max_longpolls_per_uid), CONFIG_KIND_INT,
-	  .def = "32", .min = 0, .max = 65536 },
+	{ "max_longpolls_per_uid", D(max_longpolls_per_uid), CONFIG_KIND_INT, .def = "32",
+	  .min = 0, .max = 65536 },
 	{ "max_header_size", D(max_header_size), CONFIG_KIND_SIZE, .def = "8192",
 	  .min = 1024, .max = 1048576 },
 	{ "max_body_size", D(max_body_size), CONFIG_KIND_SIZE, .def = "1024", .min = 0,
@@ -97,8 +100,10 @@ const struct config_key config_keys[] = {
 	{ "client_secret", T(client_secret), CONFIG_KIND_SECRET,
 	  .applies = CONFIG_FOR_OAUTH },
 	{ "client_key", T(client_key), CONFIG_KIND_SECRET, .applies = CONFIG_FOR_OAUTH },
-	{ "client_cert", T(client_cert), CONFIG_KIND_SECRET, .applies = CONFIG_FOR_OAUTH },
-	{ "client_key_id", T(client_key_id), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH },
+	{ "client_cert", T(client_cert), CONFIG_KIND_SECRET,
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "client_key_id", T(client_key_id), CONFIG_KIND_STR,
+	  .applies = CONFIG_FOR_OAUTH },
 	{ "client_assertion_alg", T(client_assertion_alg), CONFIG_KIND_STRENUM,
 	  .choices = assertion_algs, .applies = CONFIG_FOR_OAUTH },
 	{ "client_auth", T(client_auth), CONFIG_KIND_ENUM, .def = "client_secret_post",
