@@ -277,3 +277,33 @@ def test_check_config_refuses_a_key_that_does_not_match_the_certificate(tmp_path
     assert re.search(r'token "api": client_key does not match client_cert\'s public key '
                      r'\(client_cert file:\S+c1.pem, line 13; client_key file:\S+k2.pem, '
                      r"line 14\)", res.stderr), res.stderr
+
+
+# --- keys and certificates read from SSM at start-up ----------------------------
+
+
+def test_private_key_jwt_with_the_key_in_ssm(keys_server, ssm, tokend_factory):
+    server, keys = keys_server
+    ssm.put_parameter("/app/jwt/key", keys["ES256"].read_text(), type="SecureString")
+    conf = config(server, "ES256", keys["ES256"]).replace(
+        f"client_key = file:{keys['ES256']}", "client_key = ssm:/app/jwt/key")
+    tokend = tokend_factory(conf, env=harness.aws_env(ssm=ssm, static=ssm))
+    doc = wait_token(tokend)
+    assert jwt_claims(doc["token"])["client_id"] == "pkjwt-ES256"
+    assert keys["ES256"].read_text().splitlines()[1] not in tokend.log_text()
+
+
+def test_mtls_with_certificate_and_key_in_one_ssm_parameter(mtls_server, ssm,
+                                                            tokend_factory):
+    """Both halves from one SecureString JSON object (ssm:/NAME#KEY): two
+    references of one token resolved before it starts."""
+    server, d = mtls_server
+    ssm.put_parameter("/app/mtls/pair", json.dumps({
+        "cert": (d / "ca-client.pem").read_text(),
+        "key": (d / "ca-client-key.pem").read_text()}), type="SecureString")
+    conf = mtls_config(server, d, "mtls-ca", "tls_client_auth", "x", "y")
+    conf = conf.replace(f"client_cert = file:{d}/x", "client_cert = ssm:/app/mtls/pair#cert")
+    conf = conf.replace(f"client_key = file:{d}/y", "client_key = ssm:/app/mtls/pair#key")
+    tokend = tokend_factory(conf, env=harness.aws_env(ssm=ssm, static=ssm))
+    doc = wait_token(tokend)
+    assert jwt_claims(doc["token"])["client_id"] == "mtls-ca"
