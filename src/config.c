@@ -150,6 +150,9 @@ key_line(const struct parser *p, const char *name)
  * bit 0 client_secret, 1 client_key, 2 client_cert, 3 client_key_id and
  * client_assertion_alg. In enum oauth2_auth order. */
 static const unsigned auth_keys[] = { 1, 1, 1, 2 | 8, 2 | 4, 2 | 4 };
+_Static_assert(sizeof(auth_keys) / sizeof(auth_keys[0]) ==
+                       OAUTH2_AUTH_SELF_SIGNED_TLS + 1,
+               "one auth_keys row per client_auth");
 
 static int
 check_client_auth(struct parser *p, const struct token_def *t)
