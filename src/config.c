@@ -148,6 +148,50 @@ first_inapplicable(const struct parser *p, unsigned type_bit)
 	return bad;
 }
 
+/* The line a key of the token was set on. */
+static int
+key_line(const struct parser *p, const char *name)
+{
+	return p->seen[key_index(config_key_find(CONFIG_SECTION_TOKEN, name))];
+}
+
+/* The credential keys each client_auth needs (the others are refused):
+ * bit 0 client_secret, 1 client_key, 2 client_cert, 3 client_key_id and
+ * client_assertion_alg. In enum oauth2_auth order. */
+static const unsigned auth_keys[] = { 1, 1, 1, 2 | 8, 2 | 4, 2 | 4 };
+_Static_assert(sizeof(auth_keys) / sizeof(auth_keys[0]) ==
+                       OAUTH2_AUTH_SELF_SIGNED_TLS + 1,
+               "one auth_keys row per client_auth");
+
+static int
+check_client_auth(struct parser *p, const struct token_def *t)
+{
+	static const char *const names[] = { "client_secret", "client_key", "client_cert",
+		                             "client_key_id", "client_assertion_alg" };
+	static const char *const methods[] = {
+		"client_secret_post", "client_secret_basic", "client_secret_jwt",
+		"private_key_jwt",    "tls_client_auth",     "self_signed_tls_client_auth"
+	};
+	unsigned need = auth_keys[t->client_auth];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		unsigned bit = 1u << (i < 3 ? i : 3);
+		bool seen = seen_key(p, names[i]);
+
+		if ((need & bit) != 0 && !seen && bit != 8)
+			return fail(p, t->line,
+			            "token \"%s\": missing required key '%s'%s%s%s",
+			            t->name, names[i], bit == 1 ? "" : " (client_auth ",
+			            bit == 1 ? "" : methods[t->client_auth],
+			            bit == 1 ? "" : ")");
+		if ((need & bit) == 0 && seen)
+			return fail(p, key_line(p, names[i]),
+			            "%s does not apply to client_auth %s", names[i],
+			            methods[t->client_auth]);
+	}
+	return 0;
+}
+
 static int
 finish_token(struct parser *p)
 {
@@ -183,6 +227,9 @@ finish_token(struct parser *p)
 		            "token \"%s\": missing required key 'token_url' (or 'issuer' "
 		            "to discover it)",
 		            t->name);
+	if ((t->type == TOKEN_TYPE_OAUTH2 || t->type == TOKEN_TYPE_AUTH0) &&
+	    check_client_auth(p, t) == -1)
+		return -1;
 	if (t->type == TOKEN_TYPE_AUTH0) {
 		xasprintf(&t->token_url, "https://%s/oauth/token", t->domain);
 		if (!seen_key(p, "request_format"))
@@ -394,8 +441,15 @@ handle_key(struct parser *p, const char *name, const char *value)
 		return -1;
 	}
 	if (key->kind == CONFIG_KIND_SECRET) {
-		p->tok->client_secret.line = line;
-		if (strcmp(p->tok->client_secret.ref, "literal") == 0)
+		struct config_secret *cs = (void *)((char *)p->tok + key->offset);
+
+		cs->line = line;
+		if (strcmp(cs->ref, "literal") == 0 && cs != &p->tok->client_secret)
+			return fail(p, line,
+			            "%s: give it by reference: file:/PATH, env:NAME or "
+			            "ssm:/NAME",
+			            name);
+		if (strcmp(cs->ref, "literal") == 0)
 			warn_literal(p, line);
 	}
 	return 0;
@@ -636,6 +690,10 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       str_eq(a->domain, b->domain) && str_eq(a->client_id, b->client_id) &&
 	       secret_eq(&a->client_secret, &b->client_secret) &&
 	       a->client_auth == b->client_auth &&
+	       secret_eq(&a->client_key, &b->client_key) &&
+	       secret_eq(&a->client_cert, &b->client_cert) &&
+	       str_eq(a->client_key_id, b->client_key_id) &&
+	       str_eq(a->client_assertion_alg, b->client_assertion_alg) &&
 	       a->request_format == b->request_format &&
 	       str_eq(a->audience, b->audience) && str_eq(a->scope, b->scope) &&
 	       list_eq(a->resources, a->n_resources, b->resources, b->n_resources) &&
@@ -659,7 +717,8 @@ config_needs_aws(const struct config *cfg)
 	for (size_t i = 0; i < cfg->ntokens; i++) {
 		const struct token_def *t = cfg->tokens[i];
 		if (t->type == TOKEN_TYPE_RDS || t->type == TOKEN_TYPE_ELASTICACHE ||
-		    t->ssm_parameter != NULL || t->client_secret.ssm_name != NULL)
+		    t->ssm_parameter != NULL || t->client_secret.ssm_name != NULL ||
+		    t->client_key.ssm_name != NULL || t->client_cert.ssm_name != NULL)
 			return true;
 	}
 	return false;

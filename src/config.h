@@ -25,9 +25,12 @@ enum token_type {
 };
 
 enum oauth2_auth {
-	OAUTH2_AUTH_POST,  /* client_secret_post: id and secret in the body */
-	OAUTH2_AUTH_BASIC, /* client_secret_basic: Authorization: Basic */
+	OAUTH2_AUTH_POST,       /* client_secret_post: id and secret in the body */
+	OAUTH2_AUTH_BASIC,      /* client_secret_basic: Authorization: Basic */
 	OAUTH2_AUTH_SECRET_JWT, /* client_secret_jwt: an HS256 assertion (RFC 7523) */
+	OAUTH2_AUTH_KEY_JWT,    /* private_key_jwt: RS256/PS256/ES256 assertion */
+	OAUTH2_AUTH_TLS,        /* tls_client_auth: a CA-issued certificate (RFC 8705) */
+	OAUTH2_AUTH_SELF_SIGNED_TLS, /* self_signed_tls_client_auth: a registered one */
 };
 
 enum oauth2_body {
@@ -77,6 +80,10 @@ struct token_def {
 	char *client_id;
 	struct config_secret client_secret;
 	enum oauth2_auth client_auth;
+	struct config_secret client_key;  /* PEM private key (private_key_jwt, mTLS) */
+	struct config_secret client_cert; /* PEM certificate chain (mTLS) */
+	char *client_key_id;              /* the assertion's kid; NULL: none */
+	char *client_assertion_alg;       /* RS256|PS256|ES256; NULL: the key's */
 	enum oauth2_body request_format;
 	char *audience;
 	char *scope;

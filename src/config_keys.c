@@ -32,8 +32,14 @@ _Static_assert(sizeof(enum coordinate) == sizeof(int), "enum size");
 static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const token_types[] = { "oauth2", "auth0", "rds", "elasticache",
 	                                   NULL };
-static const char *const client_auths[] = { "client_secret_post", "client_secret_basic",
-	                                    "client_secret_jwt", NULL };
+static const char *const client_auths[] = { "client_secret_post",
+	                                    "client_secret_basic",
+	                                    "client_secret_jwt",
+	                                    "private_key_jwt",
+	                                    "tls_client_auth",
+	                                    "self_signed_tls_client_auth",
+	                                    NULL };
+static const char *const assertion_algs[] = { "RS256", "PS256", "ES256", NULL };
 static const char *const body_formats[] = { "form", "json", NULL };
 static const char *const ssm_formats[] = { "json", "value", NULL };
 static const char *const coordinates[] = { "ssm-lock", "none", NULL };
@@ -92,8 +98,16 @@ const struct config_key config_keys[] = {
 	  .required = CONFIG_FOR(TOKEN_TYPE_AUTH0) },
 	{ "client_id", T(client_id), CONFIG_KIND_STR, .applies = CONFIG_FOR_OAUTH,
 	  .required = CONFIG_FOR_OAUTH },
+	/* Required or refused by client_auth: config.c checks. */
 	{ "client_secret", T(client_secret), CONFIG_KIND_SECRET,
-	  .applies = CONFIG_FOR_OAUTH, .required = CONFIG_FOR_OAUTH },
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "client_key", T(client_key), CONFIG_KIND_SECRET, .applies = CONFIG_FOR_OAUTH },
+	{ "client_cert", T(client_cert), CONFIG_KIND_SECRET,
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "client_key_id", T(client_key_id), CONFIG_KIND_STR,
+	  .applies = CONFIG_FOR_OAUTH },
+	{ "client_assertion_alg", T(client_assertion_alg), CONFIG_KIND_STRENUM,
+	  .choices = assertion_algs, .applies = CONFIG_FOR_OAUTH },
 	{ "client_auth", T(client_auth), CONFIG_KIND_ENUM, .def = "client_secret_post",
 	  .choices = client_auths, .applies = CONFIG_FOR_OAUTH },
 	/* The default depends on the type: config.c fills it in. */

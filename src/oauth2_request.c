@@ -141,9 +141,13 @@ oauth2_request_body_assert(const struct token_def *def, const char *secret,
 {
 	bool json = def->request_format == OAUTH2_BODY_JSON;
 	bool post = def->client_auth == OAUTH2_AUTH_POST;
+	/* RFC 8705 §2: the client_id identifies the client; the certificate
+	 * authenticates it. */
+	bool send_id = post || def->client_auth == OAUTH2_AUTH_TLS ||
+	               def->client_auth == OAUTH2_AUTH_SELF_SIGNED_TLS;
 	const char *fields[][2] = {
 		{ "grant_type", "client_credentials" },
-		{ "client_id", post ? def->client_id : NULL },
+		{ "client_id", send_id ? def->client_id : NULL },
 		{ "client_secret", post ? secret : NULL },
 		{ "client_assertion_type",
 		  assertion != NULL

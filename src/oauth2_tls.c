@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -93,6 +94,54 @@ oauth2_tls_load(struct oauth2_tls *t, const struct token_def *def, struct err *e
 		oauth2_tls_clear(t);
 		return -1;
 	}
+	return 0;
+}
+
+/* Whether the certificate (first of the chain) and key match; NULL when
+ * they do, else what is wrong. */
+static const char *
+check_pair(const struct secret *cert, const struct secret *key)
+{
+	BIO *cb = BIO_new_mem_buf(cert->data, (int)cert->len);
+	BIO *kb = BIO_new_mem_buf(key->data, (int)key->len);
+	X509 *x = cb != NULL ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb != NULL ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	const char *why = NULL;
+
+	if (x == NULL)
+		why = "client_cert holds no PEM certificate";
+	else if (k == NULL)
+		why = "client_key is not a PEM private key (unencrypted PKCS#8, PKCS#1 "
+		      "or SEC1)";
+	else if (X509_check_private_key(x, k) != 1)
+		why = "client_key does not match client_cert's public key";
+	ERR_clear_error();
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(cb);
+	BIO_free(kb);
+	return why;
+}
+
+int
+oauth2_tls_load_client(struct oauth2_tls *t, const struct token_def *def, struct err *err)
+{
+	const struct config_secret *cert = &def->client_cert, *key = &def->client_key;
+	const char *why;
+
+	if (t->http.cert != NULL || cert->value == NULL || key->value == NULL)
+		return 0;
+	why = check_pair(cert->value, key->value);
+	if (why != NULL)
+		return err_set(err, ERR_CONFIG,
+		               "%s (client_cert %s, line %d; client_key "
+		               "%s, line %d)",
+		               why, cert->ref, cert->line, key->ref, key->line);
+	t->http.cert = cert->value->data;
+	t->http.cert_len = cert->value->len;
+	t->http.key = key->value->data;
+	t->http.key_len = key->value->len;
+	t->used = true;
 	return 0;
 }
 

@@ -29,6 +29,13 @@ struct oauth2_tls {
  * methods). -1 with err (ERR_CONFIG, naming the key, never the key's
  * bytes). */
 int oauth2_tls_load(struct oauth2_tls *t, const struct token_def *def, struct err *err);
+/* For tls_client_auth and self_signed_tls_client_auth: checks that
+ * client_cert holds a PEM certificate, client_key a PEM private key, and
+ * that they match, then lends both (from def) to t->http. Nothing until
+ * both are resolved (ssm: references are read after start-up). -1 with
+ * err (ERR_CONFIG, naming the references, never their bytes). */
+int oauth2_tls_load_client(struct oauth2_tls *t, const struct token_def *def,
+                           struct err *err);
 /* Frees (and wipes) what t holds. */
 void oauth2_tls_clear(struct oauth2_tls *t);
 

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,6 +359,8 @@ struct oauth2_source {
 	char warned_scope[256]; /* the narrowed grant last warned about */
 	struct oauth2_tls tls;
 	struct oauth2_disco *disco; /* issuer without token_url; else NULL */
+	EVP_PKEY *key; /* private_key_jwt, once client_key is resolved */
+	enum oauth2_alg alg;
 };
 
 static void disco_after_token(struct oauth2_source *s, const struct token_result *res);
@@ -413,6 +416,73 @@ on_response(const struct http_response *resp, void *arg)
 	s->done(&res, s->arg);
 }
 
+/* Parses client_key once it is resolved (at once for file: and env:,
+ * after the ssm: read otherwise). */
+static int
+load_key(struct oauth2_source *s, struct err *err)
+{
+	const struct config_secret *ck = &s->def->client_key;
+
+	if (s->def->client_auth == OAUTH2_AUTH_TLS ||
+	    s->def->client_auth == OAUTH2_AUTH_SELF_SIGNED_TLS)
+		return oauth2_tls_load_client(&s->tls, s->def, err);
+	if (s->key != NULL || ck->value == NULL)
+		return 0;
+	s->key = oauth2_key_load(ck->value->data, ck->value->len,
+	                         s->def->client_assertion_alg, &s->alg, err);
+	if (s->key == NULL) {
+		err_prefix(err, "client_key %s (line %d)", ck->ref, ck->line);
+		return -1;
+	}
+	return 0;
+}
+
+/* The RFC 7523 assertion of the JWT methods, NULL for the others (and on
+ * failure, with s->start_err set). */
+static int
+make_assertion(struct oauth2_source *s, const struct secret *secret, const char *aud,
+               char **out)
+{
+	const struct token_def *def = s->def;
+	int64_t now_s = timeutil_wall_ms() / 1000;
+
+	*out = NULL;
+	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT)
+		*out = oauth2_assertion_hs256(def->client_id, aud,
+		                              secret->data, now_s);
+	else if (def->client_auth == OAUTH2_AUTH_KEY_JWT)
+		*out = oauth2_assertion_key(def->client_id, aud,
+		                            def->client_key_id, s->alg, s->key, now_s);
+	else
+		return 0;
+	if (*out == NULL)
+		return err_set(&s->start_err, ERR_INTERNAL,
+		               "client assertion: signing failed");
+	return 0;
+}
+
+/* The credential the method needs, resolved; -1 with s->start_err. */
+static int
+check_credential(struct oauth2_source *s)
+{
+	const struct token_def *def = s->def;
+	bool tls = def->client_auth == OAUTH2_AUTH_TLS ||
+	           def->client_auth == OAUTH2_AUTH_SELF_SIGNED_TLS;
+	const struct config_secret *cs = def->client_auth == OAUTH2_AUTH_KEY_JWT || tls
+	                                         ? &def->client_key
+	                                         : &def->client_secret;
+
+	if (tls && def->client_cert.value == NULL)
+		cs = &def->client_cert;
+	if (cs->value == NULL)
+		return err_set(&s->start_err, ERR_UNAVAILABLE, "%s (%s) not resolved",
+		               cs == &def->client_key    ? "client_key"
+		               : cs == &def->client_cert ? "client_cert"
+		                                         : "client_secret",
+		               cs->ref != NULL ? cs->ref : "unset");
+	return load_key(s, &s->start_err);
+}
+
 /* Starts the POST to url; -1 with s->start_err. */
 static int
 start_token(struct oauth2_source *s, const char *url)
@@ -425,23 +495,12 @@ start_token(struct oauth2_source *s, const char *url)
 	struct http_request req = { 0 };
 	int rc = -1;
 
-	if (secret == NULL) {
-		err_set(&s->start_err, ERR_UNAVAILABLE, "client_secret (%s) not resolved",
-		        def->client_secret.ref != NULL ? def->client_secret.ref
-		                                       : "unset");
+	if (check_credential(s) == -1 || make_assertion(s, secret, url, &assertion) == -1)
 		goto out;
-	}
-	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT) {
-		assertion = oauth2_assertion_hs256(def->client_id, url, secret->data,
-		                                   timeutil_wall_ms() / 1000);
-		if (assertion == NULL) {
-			err_set(&s->start_err, ERR_INTERNAL,
-			        "client assertion: no random bytes");
-			goto out;
-		}
-	}
-	body = oauth2_request_body_assert(def, basic || assertion ? NULL : secret->data,
-	                                  assertion);
+	/* The mTLS methods have no secret: client_id alone goes in the body. */
+	body = oauth2_request_body_assert(
+	        def, basic || assertion || secret == NULL ? NULL : secret->data,
+	        assertion);
 	headers[0] = def->request_format == OAUTH2_BODY_JSON
 	                     ? "Content-Type: application/json"
 	                     : "Content-Type: application/x-www-form-urlencoded";
@@ -545,6 +604,7 @@ oauth2_free(void *impl)
 	http_call_cancel(s->call);
 	oauth2_disco_free(s->disco);
 	oauth2_tls_clear(&s->tls);
+	EVP_PKEY_free(s->key); /* OpenSSL cleanses the key's bignums */
 	free(s);
 }
 
@@ -579,11 +639,12 @@ source_oauth2_new(const struct token_def *def, struct http_client *http,
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
-	if (oauth2_tls_load(&s->tls, def, err) == -1) {
+	s->def = def;
+	if (oauth2_tls_load(&s->tls, def, err) == -1 || load_key(s, err) == -1) {
+		oauth2_tls_clear(&s->tls);
 		free(s);
 		return -1;
 	}
-	s->def = def;
 	s->http = http;
 	if (def->token_url == NULL)
 		s->disco = oauth2_disco_new(def->name, def->issuer,

@@ -21,20 +21,32 @@ struct store_ssm_secrets {
 	struct event *start;
 };
 
+/* The token's first ssm: reference still unresolved (client_secret, then
+ * client_key), or NULL; *key_name names its key. */
 static struct config_secret *
-pending_secret(const struct token_def *def)
+pending_secret(const struct token_def *def, const char **key_name)
 {
-	const struct config_secret *cs = &def->client_secret;
+	struct config_secret *list[] = { (struct config_secret *)&def->client_secret,
+		                         (struct config_secret *)&def->client_key,
+		                         (struct config_secret *)&def->client_cert };
+	static const char *const names[] = { "client_secret", "client_key",
+		                             "client_cert" };
 
-	return cs->ssm_name != NULL && cs->value == NULL ? (struct config_secret *)cs
-	                                                 : NULL;
+	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
+		if (list[i]->ssm_name != NULL && list[i]->value == NULL) {
+			if (key_name != NULL)
+				*key_name = names[i];
+			return list[i];
+		}
+	}
+	return NULL;
 }
 
 bool
 store_ssm_secrets_needed(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->ntokens; i++) {
-		if (pending_secret(cfg->tokens[i]) != NULL)
+		if (pending_secret(cfg->tokens[i], NULL) != NULL)
 			return true;
 	}
 	return false;
@@ -84,7 +96,8 @@ on_get(const struct ssm_result *res, void *arg)
 {
 	struct store_ssm_secrets *r = arg;
 	const struct token_def *def = r->cfg->tokens[r->next];
-	struct config_secret *cs = pending_secret(def);
+	const char *key_name = "";
+	struct config_secret *cs = pending_secret(def, &key_name);
 	struct err e = res->err;
 
 	r->call = NULL;
@@ -93,13 +106,14 @@ on_get(const struct ssm_result *res, void *arg)
 	if (cs->value == NULL) {
 		if (e.code == ERR_NOTFOUND && cs->ssm_key == NULL)
 			err_set(&e, ERR_NOTFOUND, "parameter %s not found", cs->ssm_name);
-		err_prefix(&e, "token \"%s\": client_secret ssm:%s%s%s (line %d)",
-		           def->name, cs->ssm_name, cs->ssm_key ? "#" : "",
+		err_prefix(&e, "token \"%s\": %s ssm:%s%s%s (line %d)", def->name,
+		           key_name, cs->ssm_name, cs->ssm_key ? "#" : "",
 		           cs->ssm_key ? cs->ssm_key : "", cs->line);
 		finish(r, &e);
 		return;
 	}
-	r->next++;
+	if (pending_secret(def, NULL) == NULL)
+		r->next++;
 	step(r);
 }
 
@@ -109,7 +123,7 @@ step(struct store_ssm_secrets *r)
 	struct err ok = { 0 };
 
 	for (; r->next < r->cfg->ntokens; r->next++) {
-		struct config_secret *cs = pending_secret(r->cfg->tokens[r->next]);
+		struct config_secret *cs = pending_secret(r->cfg->tokens[r->next], NULL);
 
 		if (cs != NULL) {
 			r->call =

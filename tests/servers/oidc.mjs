@@ -4,10 +4,15 @@
 // scope and resource checks are oidc-provider's own.
 //
 //   node servers/oidc.mjs [--port N] --clients FILE [--ttl SECONDS]
-//                         [--strip-expires-in] [--tls-dir DIR]
+//                         [--strip-expires-in] [--tls-dir DIR [--mtls-ca FILE]]
 //
 // With --tls-dir the server speaks HTTPS with DIR/server.pem and
-// DIR/server-key.pem (made by the test with the openssl CLI).
+// DIR/server-key.pem (made by the test with the openssl CLI). --mtls-ca
+// asks every client for a certificate and turns on RFC 8705 client
+// authentication: tls_client_auth trusts certificates issued by FILE and
+// matches tls_client_auth_subject_dn; self_signed_tls_client_auth matches
+// the certificate against the client's registered jwks (x5t#S256), both
+// oidc-provider's own checks.
 //
 // FILE is a JSON array of oidc-provider client metadata. The resource
 // server https://api.example.com/ grants the scope "api:read" only (others
@@ -27,6 +32,7 @@ const flags = parseFlags({
 	ttl: { type: 'string', default: '30' },
 	'strip-expires-in': { type: 'boolean', default: false },
 	'tls-dir': { type: 'string' },
+	'mtls-ca': { type: 'string' },
 });
 const RESOURCE = 'https://api.example.com/';
 const requests = new History();
@@ -47,6 +53,11 @@ function serveTls(dir) {
 	const srv = https.createServer({
 		cert: fs.readFileSync(`${dir}/server.pem`),
 		key: fs.readFileSync(`${dir}/server-key.pem`),
+		...(flags['mtls-ca'] ? {
+			requestCert: true,
+			rejectUnauthorized: false, // self-signed ones are judged by the provider
+			ca: fs.readFileSync(flags['mtls-ca']),
+		} : {}),
 	}, (req, res) => handle(req, res).catch((e) => { log(NAME, e.stack); res.destroy(); }));
 	process.on('SIGTERM', () => { srv.closeAllConnections(); process.exit(0); });
 	srv.on('tlsClientError', (e) => log(NAME, `TLS: ${e.message}`));
@@ -65,8 +76,21 @@ server.on('listening', () => {
 	provider = new Provider(issuer, {
 		clients: JSON.parse(fs.readFileSync(flags.clients, 'utf8')),
 		scopes: ['api:read'],
+		clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post',
+			'private_key_jwt', 'none',
+			...(flags['mtls-ca'] ? ['tls_client_auth', 'self_signed_tls_client_auth'] : [])],
 		features: {
 			devInteractions: { enabled: false },
+			mTLS: {
+				enabled: Boolean(flags['mtls-ca']),
+				tlsClientAuth: true,
+				selfSignedTlsClientAuth: true,
+				getCertificate: (ctx) => ctx.socket.getPeerX509Certificate?.(),
+				certificateAuthorized: (ctx) => ctx.socket.authorized,
+				certificateSubjectMatches: (ctx, property, expected) =>
+					property === 'tls_client_auth_subject_dn' &&
+					ctx.socket.getPeerX509Certificate()?.subject === expected,
+			},
 			clientCredentials: { enabled: true },
 			resourceIndicators: {
 				enabled: true,

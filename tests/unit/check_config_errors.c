@@ -193,10 +193,35 @@ static const struct {
 	  "t.conf:3: domain: 'https://x.auth0.com' is a URL, expected a host name" },
 	{ "[token \"t\"]\ntype = auth0\ndomain = x.auth0.com/\n",
 	  "t.conf:3: domain: 'x.auth0.com/' is not a valid host name" },
-	{ OAUTH "client_auth = private_key_jwt\n",
+	{ OAUTH "client_auth = mtls\n",
 	  "t.conf:6: client_auth: expected client_secret_post|client_secret_basic|"
-	  "client_secret_jwt, got "
-	  "'private_key_jwt'" },
+	  "client_secret_jwt|private_key_jwt|tls_client_auth|self_signed_tls_client_auth,"
+	  " got 'mtls'" },
+	{ OAUTH "client_auth = private_key_jwt\nclient_key = env:HOME\n",
+	  "t.conf:5: client_secret does not apply to client_auth private_key_jwt" },
+	{ OAUTH "client_auth = tls_client_auth\nclient_key = env:HOME\n",
+	  "t.conf:5: client_secret does not apply to client_auth tls_client_auth" },
+	{ TOK_OAUTH_NO(
+	          "token_url = https://i.example/t\nclient_id = i\n"
+	          "client_auth = self_signed_tls_client_auth\nclient_key = env:HOME\n"),
+	  "t.conf:1: token \"t\": missing required key 'client_cert' (client_auth "
+	  "self_signed_tls_client_auth)" },
+	{ TOK_OAUTH_NO("token_url = https://i.example/t\nclient_id = i\n"
+	               "client_auth = tls_client_auth\nclient_key = env:HOME\n"
+	               "client_cert = env:HOME\nclient_key_id = k\n"),
+	  "t.conf:8: client_key_id does not apply to client_auth tls_client_auth" },
+	{ TOK_OAUTH_NO("token_url = https://i.example/t\nclient_id = i\n"
+	               "client_auth = private_key_jwt\n") D,
+	  "t.conf:1: token \"t\": missing required key 'client_key' (client_auth "
+	  "private_key_jwt)" },
+	{ TOK_OAUTH_NO("token_url = https://i.example/t\nclient_id = i\n"
+	               "client_auth = private_key_jwt\nclient_key = literal-pem\n"),
+	  "t.conf:6: client_key: give it by reference: file:/PATH, env:NAME or "
+	  "ssm:/NAME" },
+	{ OAUTH "client_key_id = k1\n",
+	  "t.conf:6: client_key_id does not apply to client_auth client_secret_post" },
+	{ OAUTH "client_assertion_alg = HS256\n",
+	  "t.conf:6: client_assertion_alg: expected RS256|PS256|ES256, got 'HS256'" },
 	{ OAUTH "resource = api.example.com\n",
 	  "t.conf:6: resource: 'api.example.com' is not an absolute URI" },
 	{ OAUTH "resource = https://a.example/#x\n",

@@ -340,6 +340,14 @@ static const struct body_case body_cases[] = {
 	{ OAUTH2_AUTH_POST, OAUTH2_BODY_JSON, "id", "q\"b\\n\n\x01\xc3\xa9", NULL, NULL,
 	  "{\"grant_type\":\"client_credentials\",\"client_id\":\"id\",\"client_secret\":"
 	  "\"q\\\"b\\\\n\\u000a\\u0001\xc3\xa9\"}" },
+	/* RFC 8705 §2: the mTLS methods identify the client in the body and
+	 * send no secret; private_key_jwt sends neither (the assertion does). */
+	{ OAUTH2_AUTH_TLS, OAUTH2_BODY_FORM, "AbC123", NULL, NULL, "a",
+	  "grant_type=client_credentials&client_id=AbC123&scope=a" },
+	{ OAUTH2_AUTH_SELF_SIGNED_TLS, OAUTH2_BODY_JSON, "AbC123", NULL, NULL, NULL,
+	  "{\"grant_type\":\"client_credentials\",\"client_id\":\"AbC123\"}" },
+	{ OAUTH2_AUTH_KEY_JWT, OAUTH2_BODY_FORM, "AbC123", NULL, NULL, NULL,
+	  "grant_type=client_credentials" },
 };
 
 START_TEST(test_request_body)
