@@ -15,6 +15,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "oauth2_assert.h"
+#include "oauth2_quota.h"
 #include "oauth2_tls.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -400,6 +401,8 @@ on_response(const struct http_response *resp, void *arg)
 		                    s->def->default_lifetime_ms, &res);
 		if (res.err.code == ERR_OK)
 			check_scope(s, &res);
+		/* Auth0's quota headers, on successes and refusals alike. */
+		oauth2_quota_read(resp, timeutil_wall_ms(), &res.quota);
 	}
 	/* done owns res.value and may start the next fetch. */
 	s->done(&res, s->arg);

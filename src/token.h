@@ -15,6 +15,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "oauth2_quota.h"
 #include "token_sched.h"
 
 struct event_base;
@@ -64,6 +65,9 @@ struct token_result {
 	/* The scope the issuer granted (RFC 6749 §5.1), empty when it said
 	 * none; cut to fit. */
 	char scope[256];
+	/* Auth0's quota headers of the issuer's answer, success or not
+	 * (n == 0: none). */
+	struct oauth2_quota quota;
 };
 
 typedef void token_fetch_done_fn(struct token_result *res, void *arg);
@@ -116,6 +120,8 @@ struct token {
 	uint64_t failures_by_code[ERR_INTERNAL + 1];
 	uint64_t values_by_origin[TOKEN_ORIGIN_SIGNER + 1];
 	struct token_timing timing;
+	/* The issuer's quota as its last answer that had one said. */
+	struct oauth2_quota quota;
 
 	struct token_source source;
 	struct event *timer;         /* the next refresh or retry */
