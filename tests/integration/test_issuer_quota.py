@@ -98,3 +98,30 @@ def test_no_quota_headers_no_quota(issuer, tokend_factory):
     assert quota_of(tokend) == {}
     _, families = parse(scrape(tokend))
     assert not [f for f in families if f.startswith("tokend_issuer_quota")]
+
+
+def test_a_peer_sees_the_quota_only_of_tokens_it_may_read(issuer, tokend_factory):
+    import shutil
+
+    import pytest
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to act as a second uid")
+    from test_access import NOBODY, open_rundir, peer_request
+    issuer.control("quota", client={"per_hour": 10})
+    conf = CONF.format(uid=os.getuid(), token_url=issuer.token_url,
+                       client_id=issuer.client_id, client_secret=issuer.client_secret)
+    conf = conf.replace("[daemon]\n", "[daemon]\nsocket_mode = 0666\n")
+    conf += "allow_uids = 0\n"
+    conf += conf[conf.index('[token "api"]'):].replace('"api"', '"theirs"').replace(
+        "allow_uids = 0", f"allow_uids = {NOBODY}")
+    tokend = tokend_factory(conf)
+    open_rundir(tokend)
+    wait_for(lambda: quota_of(tokend), timeout=10)
+    status, text = peer_request(tokend, "GET", "/metrics")
+    assert status == 200
+    quota_lines = [line for line in text.splitlines()
+                   if line.startswith("tokend_issuer_quota")]
+    assert quota_lines and all('token="theirs"' in line for line in quota_lines), text
+    series, _ = parse(scrape(tokend))  # root (an admin) sees both
+    assert value(series, "tokend_issuer_quota_limit", token="api", scope="client",
+                 bucket="per_hour") == 10
