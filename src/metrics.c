@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "metrics.h"
+#include "oauth2_quota.h"
 #include "server.h"
 #include "ssm.h"
 #include "store_ssm.h"
@@ -239,6 +240,52 @@ write_issuer_calls(struct evbuffer *out, const struct shown *sh)
 		           st != NULL ? st->issuer_calls
 		                      : tok->values_by_origin[TOKEN_ORIGIN_ISSUER]);
 		sample_u64(out, name, failed, tok->failures);
+	}
+}
+
+/* Auth0's quota headers, as the issuer's last answer that had them said:
+ * series only for the buckets it reported (a quota is the issuer's
+ * setting, not known before). */
+static void
+write_issuer_quota(struct evbuffer *out, const struct shown *sh)
+{
+	static const char *const names[] = {
+		"tokend_issuer_quota_limit",
+		"tokend_issuer_quota_remaining",
+		"tokend_issuer_quota_reset_timestamp_seconds",
+	};
+	static const char *const help[] = {
+		"The issuer's token quota for the bucket (Auth0-*-Quota-Limit q).",
+		"Tokens the issuer said were left in the bucket (r).",
+		"When the bucket resets, Unix time (seen at plus t).",
+	};
+
+	for (int f = 0; f < 3; f++) {
+		bool any = false;
+
+		for (size_t i = 0; i < sh->n; i++) {
+			const struct oauth2_quota *q = &sh->tok[i]->quota;
+
+			for (size_t j = 0; j < q->n; j++) {
+				const struct oauth2_quota_bucket *b = &q->b[j];
+				const char *l[] = {
+					"token",  sh->tok[i]->name,
+					"scope",  oauth2_quota_scope_name(b->scope),
+					"bucket", b->name,
+					NULL
+				};
+
+				if (!any)
+					family(out, names[f], "gauge", help[f]);
+				any = true;
+				if (f == 2)
+					sample_ms(out, names[f], l, b->reset_at_ms);
+				else
+					sample_u64(out, names[f], l,
+					           (uint64_t)(f == 0 ? b->limit
+					                             : b->remaining));
+			}
+		}
 	}
 }
 
@@ -481,6 +528,7 @@ metrics_write(struct evbuffer *out, server_visible_fn *visible, const void *ctx,
 	write_token_states(out, &sh, now);
 	write_token_counts(out, &sh);
 	write_issuer_calls(out, &sh);
+	write_issuer_quota(out, &sh);
 	write_store(out, &sh);
 	write_mints(out, &sh, now);
 	write_aws(out, d);

@@ -93,9 +93,13 @@ server_socket_listen(const struct config_daemon *cfg, struct err *err)
 		        cfg->socket_group, strerror(errno));
 		goto fail_unlink;
 	}
-	/* The kernel caps it at net.core.somaxconn: clients beyond
-	 * max_connections wait here. */
-	if (listen(fd, SOMAXCONN) == -1) {
+	/* Not SOMAXCONN (4096): the backlog is a FIFO that tokend drains, and
+	 * under a connection flood a legitimate client waits behind every
+	 * connection queued ahead of it, each costing an accept, a 503 and a
+	 * close. 511, as nginx and Redis use, bounds that wait to a few
+	 * milliseconds; clients beyond it block in connect() (or get EAGAIN
+	 * when non-blocking) until tokend accepts, which it always does. */
+	if (listen(fd, SERVER_SOCKET_BACKLOG) == -1) {
 		err_set(err, ERR_IO, "listen %s: %s", cfg->socket_path, strerror(errno));
 		goto fail_unlink;
 	}

@@ -8,6 +8,9 @@
 
 #include "err.h"
 
+/* The listen backlog (server_socket.c says why not SOMAXCONN). */
+#define SERVER_SOCKET_BACKLOG 511
+
 struct config_daemon;
 
 /* A listening, non-blocking AF_UNIX socket at cfg->socket_path (its parent

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "oauth2_assert.h"
 #include "oauth2_disco.h"
+#include "oauth2_quota.h"
 #include "oauth2_tls.h"
 #include "secret.h"
 #include "timeutil.h"
@@ -407,6 +408,8 @@ on_response(const struct http_response *resp, void *arg)
 		                    s->def->default_lifetime_ms, &res);
 		if (res.err.code == ERR_OK)
 			check_scope(s, &res);
+		/* Auth0's quota headers, on successes and refusals alike. */
+		oauth2_quota_read(resp, timeutil_wall_ms(), &res.quota);
 	}
 	if (s->disco != NULL)
 		snprintf(res.token_endpoint, sizeof(res.token_endpoint), "%s",

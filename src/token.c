@@ -358,6 +358,28 @@ install(struct token *tok, struct token_result *res, int64_t now, int64_t boot_e
 	return 0;
 }
 
+/* Keeps what the issuer said of its quota; one warning per bucket when
+ * its use crosses OAUTH2_QUOTA_WARN_PCT. */
+static void
+note_quota(struct token *tok, const struct oauth2_quota *fresh)
+{
+	unsigned crossed = oauth2_quota_merge(&tok->quota, fresh);
+
+	for (size_t i = 0; i < tok->quota.n; i++) {
+		const struct oauth2_quota_bucket *b = &tok->quota.b[i];
+
+		if (!(crossed & (1u << i)))
+			continue;
+		tlog_warn(tok,
+		          "issuer quota %s %s is %d%% used: %" PRId64 " of %" PRId64
+		          " tokens left, reset in %" PRId64
+		          " s; more fetches may be refused (429) until then",
+		          oauth2_quota_scope_name(b->scope), b->name,
+		          oauth2_quota_used_pct(b), b->remaining, b->limit,
+		          (b->reset_at_ms - tok->quota.seen_at_ms) / 1000);
+	}
+}
+
 static void
 on_fetch_done(struct token_result *res, void *arg)
 {
@@ -372,6 +394,7 @@ on_fetch_done(struct token_result *res, void *arg)
 		return;
 	}
 	tok->fetching = false;
+	note_quota(tok, &res->quota);
 	if (res->err.code != ERR_OK) {
 		err = res->err;
 	} else if (res->value == NULL) {
@@ -585,6 +608,8 @@ token_table_replace(struct token_table *table, struct token *old,
 	       sizeof(tok->failures_by_code));
 	memcpy(tok->values_by_origin, old->values_by_origin,
 	       sizeof(tok->values_by_origin));
+	/* The issuer's count does not restart with a reload, nor its warning. */
+	tok->quota = old->quota;
 	for (size_t i = 0; i < table->n; i++)
 		if (table->tokens[i] == old)
 			table->tokens[i] = tok;

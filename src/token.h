@@ -15,6 +15,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "oauth2_quota.h"
 #include "token_sched.h"
 
 struct event_base;
@@ -67,6 +68,9 @@ struct token_result {
 	/* The token endpoint discovered from the issuer's metadata that gave
 	 * the value; empty when token_url is configured. */
 	char token_endpoint[256];
+	/* Auth0's quota headers of the issuer's answer, success or not
+	 * (n == 0: none). */
+	struct oauth2_quota quota;
 };
 
 typedef void token_fetch_done_fn(struct token_result *res, void *arg);
@@ -120,6 +124,8 @@ struct token {
 	uint64_t failures_by_code[ERR_INTERNAL + 1];
 	uint64_t values_by_origin[TOKEN_ORIGIN_SIGNER + 1];
 	struct token_timing timing;
+	/* The issuer's quota as its last answer that had one said. */
+	struct oauth2_quota quota;
 
 	struct token_source source;
 	struct event *timer;         /* the next refresh or retry */

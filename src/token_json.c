@@ -2,6 +2,7 @@
 #include "token_json.h"
 
 #include "config.h"
+#include "oauth2_quota.h"
 #include "secret.h"
 #include "token.h"
 
@@ -58,6 +59,30 @@ token_json_detail(const struct token *tok, int64_t now_ms)
 	return o;
 }
 
+/* "issuer_quota": what the issuer last said of its quota (Auth0's
+ * headers), one entry per bucket; absent when it never said. */
+static void
+add_quota(json_t *o, const struct oauth2_quota *q)
+{
+	json_t *a;
+
+	if (q->n == 0)
+		return;
+	a = json_array();
+	for (size_t i = 0; i < q->n; i++) {
+		const struct oauth2_quota_bucket *b = &q->b[i];
+
+		json_array_append_new(
+		        a,
+		        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "scope",
+		                  oauth2_quota_scope_name(b->scope), "bucket", b->name,
+		                  "limit", (json_int_t)b->limit, "remaining",
+		                  (json_int_t)b->remaining, "reset_at",
+		                  secs(b->reset_at_ms), "seen_at", secs(q->seen_at_ms)));
+	}
+	json_object_set_new(o, "issuer_quota", a);
+}
+
 json_t *
 token_json_summary(const struct token *tok, int64_t now_ms)
 {
@@ -96,6 +121,7 @@ token_json_summary(const struct token *tok, int64_t now_ms)
 		                    json_string(tok->token_endpoint));
 	if (tok->last_error.code != ERR_OK)
 		json_object_set_new(o, "last_error", json_string(tok->last_error.msg));
+	add_quota(o, &tok->quota);
 	return o;
 }
 

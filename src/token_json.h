@@ -14,8 +14,9 @@ struct token;
 json_t *token_json_detail(const struct token *tok, int64_t now_ms);
 
 /* One entry of GET /v1/tokens: name, type, state, expires_at, expires_in,
- * refreshed_at, source, version and, after a failure, last_error. Never
- * the value. New reference. */
+ * refreshed_at, source, version and, after a failure, last_error; when
+ * the issuer sent Auth0 quota headers, issuer_quota: [{scope, bucket,
+ * limit, remaining, reset_at, seen_at}]. Never the value. New reference. */
 json_t *token_json_summary(const struct token *tok, int64_t now_ms);
 
 /* {"error": code, "message": message}. New reference. */

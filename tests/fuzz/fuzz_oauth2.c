@@ -1,6 +1,7 @@
 /* fuzz_oauth2.c - the issuer's answer (oauth2_parse_response): the JSON
  * body of a success or an error, and the Retry-After and
- * x-ratelimit-reset headers of a refusal.
+ * x-ratelimit-reset headers of a refusal; the Retry-After value is also
+ * read as an Auth0 quota header (oauth2_quota_parse).
  *
  * Input: one byte choosing the status (STATUSES, or a raw 100..355), one
  * byte of flags (bit 0: Retry-After present, bit 1: x-ratelimit-reset
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "oauth2_quota.h"
 #include "secret.h"
 #include "source_oauth2.h"
 
@@ -49,6 +51,37 @@ check_result(int rc, const struct token_result *res, long status)
 		abort();
 }
 
+/* What oauth2_quota.h promises of any header: label-safe names, figures
+ * within Auth0's bounds, never more left than the quota. */
+static void
+check_quota(const char *value, int64_t now_ms)
+{
+	struct oauth2_quota q, kept;
+
+	memset(&q, 0, sizeof(q));
+	memset(&kept, 0, sizeof(kept));
+	oauth2_quota_parse(value, OAUTH2_QUOTA_CLIENT, now_ms, &q);
+	if (q.n > OAUTH2_QUOTA_MAX)
+		abort();
+	for (size_t i = 0; i < q.n; i++) {
+		const struct oauth2_quota_bucket *b = &q.b[i];
+		size_t len = strnlen(b->name, sizeof(b->name));
+
+		if (len == 0 || len >= sizeof(b->name) ||
+		    strspn(b->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                    "0123456789_") != len)
+			abort();
+		if (b->limit < 1 || b->limit > 2147483647LL || b->remaining < 0 ||
+		    b->remaining > b->limit || b->reset_at_ms < now_ms ||
+		    b->reset_at_ms > now_ms + 2147483647LL * 1000)
+			abort();
+		if (oauth2_quota_used_pct(b) < 0 || oauth2_quota_used_pct(b) > 100)
+			abort();
+	}
+	if (oauth2_quota_merge(&kept, &q) >> q.n != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -67,6 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                           (flags & 2) ? reset : NULL, FUZZ_START_MS, now_ms,
 	                           &res);
 	check_result(rc, &res, status);
+	check_quota(retry_after, now_ms);
 	secret_unref(res.value);
 	free(retry_after);
 	free(reset);

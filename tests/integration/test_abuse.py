@@ -548,3 +548,34 @@ def test_max_connections_is_clamped_to_the_open_file_limit(issuer, tmp_path, tok
             s.close()
         code = tokend.stop()
     assert code == 0, tokend.log_text()[-2000:]
+
+
+def test_the_listen_backlog_is_short(issuer, tokend_factory):
+    # Under a flood a client waits behind every connection queued ahead of
+    # it: the backlog is 511, not SOMAXCONN (4096). With tokend stopped,
+    # non-blocking connects succeed until the queue is full (the kernel
+    # takes backlog + 1), then fail with EAGAIN.
+    import signal
+    tokend, token = start(issuer, tokend_factory)
+    held = []
+    tokend.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(5000):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(tokend.socket)
+            except BlockingIOError:
+                s.close()
+                break
+            held.append(s)
+    finally:
+        tokend.proc.send_signal(signal.SIGCONT)
+    with open("/proc/sys/net/core/somaxconn") as f:
+        cap = int(f.read())  # the kernel's own cap on any backlog
+    try:
+        assert len(held) == min(511, cap) + 1, len(held)
+    finally:
+        for s in held:
+            s.close()
+    served(tokend, token)

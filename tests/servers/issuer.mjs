@@ -27,6 +27,15 @@
 //   requests                  every /token request: t (epoch ms), headers,
 //                             body (text), content_type, status
 //   tokens                    the access tokens issued, in order
+//   quota {client?, organization?, raw?}  Auth0's quota headers on every
+//                             /token answer: client and organization map a
+//                             bucket name to its quota, e.g. {per_hour: 10};
+//                             each token issued uses one, and the header
+//                             says b=NAME;q=Q;r=LEFT;t=SECONDS-TO-RESET as
+//                             Auth0 does (Auth0-Client-Quota-Limit,
+//                             Auth0-Organization-Quota-Limit); raw sends
+//                             that string as the client header instead.
+//                             {} turns them off.
 
 import { randomUUID } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
@@ -54,6 +63,40 @@ const state = {
 	requests: new History(),
 	tokens: new History(),
 };
+// Auth0's fine-grained M2M token quotas: {scope: {bucket: {q, used}}}.
+const quota = { client: {}, organization: {}, raw: null };
+const QUOTA_HEADERS = { client: 'Auth0-Client-Quota-Limit', organization: 'Auth0-Organization-Quota-Limit' };
+
+function quotaReset(bucket) {
+	const now = new Date();
+	const next = new Date(now);
+	if (bucket === 'per_day')
+		next.setUTCHours(24, 0, 0, 0);
+	else
+		next.setUTCMinutes(60, 0, 0);
+	return Math.max(0, Math.round((next - now) / 1000));
+}
+
+function setQuotaHeaders(res) {
+	if (quota.raw !== null) {
+		res.setHeader(QUOTA_HEADERS.client, quota.raw);
+		return;
+	}
+	for (const scope of ['client', 'organization']) {
+		const parts = Object.entries(quota[scope]).map(([b, v]) =>
+			`b=${b};q=${v.q};r=${Math.max(0, v.q - v.used)};t=${quotaReset(b)}`);
+		if (parts.length > 0)
+			res.setHeader(QUOTA_HEADERS[scope], parts.join(','));
+	}
+}
+
+function useQuota(res) {
+	for (const scope of ['client', 'organization'])
+		for (const v of Object.values(quota[scope]))
+			v.used++;
+	setQuotaHeaders(res);
+}
+
 const faults = new Faults(['status', 'rate_limit', 'delay', 'invalid_json', 'missing_token', 'reset',
 	'answer', 'huge_body']);
 const MIB = 1024 * 1024;
@@ -197,6 +240,7 @@ async function handleToken(req, res) {
 		record.status = res.statusCode;
 	});
 
+	setQuotaHeaders(res);
 	const f = faults.take('token');
 	if (f && await applyFault(f, res, req))
 		return;
@@ -240,6 +284,7 @@ async function handleToken(req, res) {
 		req.body.scope = body.scope;
 	req._body = true;
 	req.url = '/token';
+	useQuota(res);
 	app(req, res);
 }
 
@@ -275,6 +320,14 @@ const control = {
 	},
 	requests: () => ({ requests: state.requests.items }),
 	tokens: () => ({ tokens: state.tokens.items }),
+	quota: (a) => {
+		const pick = (m) => Object.fromEntries(Object.entries(m || {}).map(
+			([b, q]) => [b, { q: Number(q), used: 0 }]));
+		quota.client = pick(a.client);
+		quota.organization = pick(a.organization);
+		quota.raw = typeof a.raw === 'string' ? a.raw : null;
+		return { client: quota.client, organization: quota.organization, raw: quota.raw };
+	},
 };
 
 function handler(req, res) {
