@@ -15,8 +15,12 @@
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define POLL_MS       1000 /* lock waiters read the parameter this often */
-#define LOCK_SLACK_MS 5000
+#define POLL_FIRST_MS   500  /* a waiter's first poll; then x1.5 ... */
+#define POLL_MAX_MS     4000 /* ... up to this, each jittered +-25% */
+#define START_SPREAD_MS 2000 /* the first read at start-up: 0..this late */
+#define LOCK_SLACK_MS   5000
+#define SKEW_SLACK_MS   2000 /* error of the measured skew a lease allows */
+#define MAX_LIFETIME_MS ((int64_t)31 * 24 * 3600 * 1000) /* implausible */
 
 #define slog_warn(s, ...)  log_write(LOG_WARNING, "token", (s)->def->name, __VA_ARGS__)
 #define slog_info(s, ...)  log_write(LOG_INFO, "token", (s)->def->name, __VA_ARGS__)
@@ -34,11 +38,21 @@ struct store {
 	struct ssm_call *call;
 	struct event *timer;
 	bool inner_busy;
-	bool locked;           /* we hold NAME.lock */
-	bool waiting;          /* another instance holds it */
-	bool fallback;         /* SSM failed during this fetch: no write */
-	int64_t wait_until_ms; /* give up waiting (AWS clock) */
-	int64_t held_exp_ms;   /* expiry of the last value handed out, 0: none */
+	bool started;                /* a fetch ran before: no start-up spread */
+	bool first_read;             /* the refresh's first read is not yet answered */
+	bool locked;                 /* we hold the lease NAME.lock */
+	bool waiting;                /* another instance holds it */
+	bool fallback;               /* the issuer without the lease: no write */
+	bool write_back;             /* ... but write the value if newer than stored */
+	int64_t deadline_mono;       /* then the issuer is called, SSM busy or not */
+	int64_t lease_end_mono;      /* our lease ends (our clock, with slack) */
+	int64_t poll_ms;             /* the waiter's next poll interval */
+	struct store_ssm_lock lease; /* ours, while locked or taking it */
+	int64_t stale_version;       /* the stale lock to delete, re-read first */
+	char stale_nonce[STORE_SSM_NONCE_LEN];
+	int64_t held_exp_ms;           /* expiry of the last value handed out, 0: none */
+	int64_t held_min_remaining_ms; /* its min_remaining */
+	int64_t stored_exp_ms;         /* expiry of the value last seen in SSM */
 	int64_t warned_version;
 	char budget_warned[STORE_SSM_MONTH_LEN];
 	struct token_result result; /* the inner fetch's, until handed out */
@@ -49,15 +63,7 @@ static void start_read(struct store *s);
 static void take_lock(struct store *s);
 static void start_inner(struct store *s);
 static void unlock_and_deliver(struct store *s);
-
-/* Every SSM call of a token gets the token's request_timeout: a slow SSM
- * must not hold the token longer than a slow issuer would. */
-static struct ssm_call *
-bounded(const struct store *s, struct ssm_call *call)
-{
-	ssm_call_set_timeout(call, s->def->request_timeout_ms);
-	return call;
-}
+static void read_lock(struct store *s);
 
 static int64_t
 lock_span_ms(const struct store *s)
@@ -67,6 +73,27 @@ lock_span_ms(const struct store *s)
 
 	/* The holder's inner fetch and its write must fit. */
 	return 2 * timeout + LOCK_SLACK_MS;
+}
+
+/* Every SSM call of a token gets the token's request_timeout (a slow SSM
+ * must not hold the token longer than a slow issuer would), a priority in
+ * the process's SSM budget and a deadline for its busy retries: the
+ * holder's calls until its lease ends, the others' until the fetch's
+ * deadline (at most the client's default span from now). */
+static struct ssm_call *
+sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
+{
+	int64_t now = timeutil_mono_ms();
+	int64_t dl = s->locked ? s->lease_end_mono : s->deadline_mono;
+
+	if (!s->locked && dl > now + SSM_DEFAULT_DEADLINE_MS)
+		dl = now + SSM_DEFAULT_DEADLINE_MS;
+	if (dl < now + 500)
+		dl = now + 500; /* past the deadline: one short try */
+	ssm_call_set_timeout(call, s->def->request_timeout_ms);
+	ssm_call_set_priority(call, prio);
+	ssm_call_set_deadline(call, dl);
+	return call;
 }
 
 static uint32_t
@@ -80,10 +107,51 @@ rnd32(void)
 }
 
 static void
+new_nonce(char out[STORE_SSM_NONCE_LEN])
+{
+	unsigned char b[16];
+	size_t i;
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		for (i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)rnd32();
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* When to stop waiting for SSM or another instance and call the issuer:
+ * cold (nothing held), after ssm_cold_wait; warm, early enough before the
+ * held value stops being served for the issuer to answer (a third of what
+ * is left, between 1 s and request_timeout). */
+static int64_t
+fetch_deadline(const struct store *s)
+{
+	int64_t mono = timeutil_mono_ms(), left, reserve;
+
+	if (s->held_exp_ms <= 0)
+		return mono + s->def->ssm_cold_wait_ms;
+	left = s->held_exp_ms - s->held_min_remaining_ms - timeutil_wall_ms();
+	if (left <= 0)
+		return mono;
+	reserve = left / 3;
+	if (reserve > s->def->request_timeout_ms)
+		reserve = s->def->request_timeout_ms;
+	if (reserve < 1000)
+		reserve = 1000;
+	return mono + (left > reserve ? left - reserve : 0);
+}
+
+static void
 deliver(struct store *s, struct token_result *res)
 {
-	if (res->err.code == ERR_OK)
+	struct token_timing timing;
+
+	if (res->err.code == ERR_OK) {
 		s->held_exp_ms = res->expires_at_ms;
+		token_timing_derive(s->def, res->expires_at_ms - res->issued_at_ms,
+		                    &timing);
+		s->held_min_remaining_ms = timing.min_remaining_ms;
+	}
 	s->waiting = false;
 	s->fallback = false;
 	/* done may start the next fetch: nothing of res is used after. */
@@ -91,11 +159,21 @@ deliver(struct store *s, struct token_result *res)
 }
 
 static void
-fall_back(struct store *s, const struct err *why)
+fall_back(struct store *s, const struct err *why, bool unusable)
 {
 	s->stats.fallbacks++;
+	if (unusable) {
+		s->stats.fallbacks_unusable++;
+	} else {
+		s->stats.fallbacks_deadline++;
+		s->write_back = true; /* SSM was only busy: share the value */
+	}
 	s->fallback = true;
-	slog_warn(s, "%s; fetching without SSM (fallback %llu)", why->msg,
+	s->waiting = false;
+	slog_warn(s, "%s; fetching without SSM (%s, fallback %llu)", why->msg,
+	          unusable             ? "unusable"
+	          : s->held_exp_ms > 0 ? "warm deadline"
+	                               : "cold deadline",
 	          (unsigned long long)s->stats.fallbacks);
 	start_inner(s);
 }
@@ -123,6 +201,47 @@ ignore_value(struct store *s, int64_t version, const char *why)
 	          s->def->ssm_parameter, (long long)version, why);
 }
 
+/* The record's claimed expiry, capped by what the token itself says (a
+ * JWT's exp, an IAM token's X-Amz-Date + X-Amz-Expires): a record is
+ * never served past its token's own end. */
+static void
+cap_expiry(struct store_ssm_record *rec)
+{
+	int64_t iat = 0, exp = 0;
+
+	if (store_ssm_record_token_expiry(rec->token, &iat, &exp) == 0 && exp > 0 &&
+	    exp < rec->expires_at_ms)
+		rec->expires_at_ms = exp;
+}
+
+static int
+decode(struct store *s, const struct ssm_parameter *p, struct store_ssm_record *rec)
+{
+	struct err e = { 0 };
+	int rc;
+
+	if (s->def->ssm_format == SSM_FORMAT_JSON)
+		rc = store_ssm_record_decode_json(p->value, rec, &e);
+	else
+		rc = store_ssm_record_decode_value(p->value, NULL, rec, &e);
+	if (rc == -1) {
+		ignore_value(s, p->version, e.msg);
+		return -1;
+	}
+	cap_expiry(rec);
+	if (rec->expires_at_ms - timeutil_wall_ms() > MAX_LIFETIME_MS) {
+		ignore_value(s, p->version, "an implausible lifetime");
+		store_ssm_record_clear(rec);
+		return -1;
+	}
+	if (rec->issued_at_ms <= 0 || rec->issued_at_ms >= rec->expires_at_ms)
+		rec->issued_at_ms = p->last_modified_ms > 0 && p->last_modified_ms <
+		                                                       rec->expires_at_ms
+		                            ? p->last_modified_ms
+		                            : rec->expires_at_ms - 1000;
+	return 0;
+}
+
 /* Adopts the parameter's value if it may be served; false otherwise. */
 static bool
 try_adopt(struct store *s, const struct ssm_parameter *p)
@@ -130,23 +249,11 @@ try_adopt(struct store *s, const struct ssm_parameter *p)
 	struct store_ssm_record rec;
 	struct token_timing timing;
 	struct token_result res;
-	struct err e = { 0 };
 	enum store_ssm_verdict v;
-	int rc;
 
-	if (s->def->ssm_format == SSM_FORMAT_JSON)
-		rc = store_ssm_record_decode_json(p->value, &rec, &e);
-	else
-		rc = store_ssm_record_decode_value(p->value, NULL, &rec, &e);
-	if (rc == -1) {
-		ignore_value(s, p->version, e.msg);
+	if (decode(s, p, &rec) == -1)
 		return false;
-	}
-	if (rec.issued_at_ms <= 0 || rec.issued_at_ms >= rec.expires_at_ms)
-		rec.issued_at_ms =
-		        p->last_modified_ms > 0 && p->last_modified_ms < rec.expires_at_ms
-		                ? p->last_modified_ms
-		                : rec.expires_at_ms - 1000;
+	s->stored_exp_ms = rec.expires_at_ms;
 	note_mints(s, &rec.mints);
 	token_timing_derive(s->def, rec.expires_at_ms - rec.issued_at_ms, &timing);
 	v = store_ssm_record_judge(&rec, s->def->type, timeutil_wall_ms(), s->held_exp_ms,
@@ -180,19 +287,42 @@ on_poll_timer(evutil_socket_t fd, short what, void *arg)
 	start_read(arg);
 }
 
+/* Reads again after the waiter's interval (growing, jittered, never past
+ * the deadline by more than a few milliseconds). */
 static void
-wait_for_holder(struct store *s)
+poll_later(struct store *s)
 {
-	int64_t delay = POLL_MS * 3 / 4 + (int64_t)(rnd32() % (POLL_MS / 2));
-	struct timeval tv = { (time_t)(delay / 1000),
-		              (suseconds_t)(delay % 1000) * 1000 };
+	int64_t delay = s->poll_ms * 3 / 4 + (int64_t)(rnd32() % (s->poll_ms / 2 + 1));
+	int64_t left = s->deadline_mono - timeutil_mono_ms();
+	struct timeval tv;
 
+	if (delay > left)
+		delay = left > 0 ? left : 0;
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	s->poll_ms = s->poll_ms * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS : s->poll_ms * 3 / 2;
 	evtimer_add(s->timer, &tv);
 }
 
-static void on_lock_read(const struct ssm_result *res, void *arg);
+/* SSM failed a call of a non-holder: busy is waited out (polling again)
+ * until the deadline; unusable, or the deadline passed, calls the issuer. */
+static void
+ssm_failed(struct store *s, const struct ssm_result *res)
+{
+	if (!ssm_result_busy(res)) {
+		fall_back(s, &res->err, true);
+		return;
+	}
+	if (timeutil_mono_ms() >= s->deadline_mono) {
+		fall_back(s, &res->err, false);
+		return;
+	}
+	s->stats.busy_waits++;
+	slog_debug(s, "%s; SSM is busy, reading again", res->err.msg);
+	poll_later(s);
+}
 
-/* The value read was not adopted: what comes next depends on the lock. */
+/* The value read was not adopted: what comes next depends on the lease. */
 static void
 after_no_adopt(struct store *s)
 {
@@ -202,13 +332,12 @@ after_no_adopt(struct store *s)
 		start_inner(s);
 	} else if (!s->waiting) {
 		take_lock(s);
-	} else if (ssm_client_now_ms(s->ssm) > s->wait_until_ms) {
+	} else if (timeutil_mono_ms() >= s->deadline_mono) {
 		err_set(&e, ERR_TIMEOUT, "ssm %s: waited too long for another instance",
 		        s->lock_name);
-		fall_back(s, &e);
+		fall_back(s, &e, false);
 	} else {
-		s->call = bounded(s, ssm_get_parameter(s->ssm, s->lock_name, false,
-		                                       on_lock_read, s));
+		read_lock(s);
 	}
 }
 
@@ -218,6 +347,7 @@ on_read(const struct ssm_result *res, void *arg)
 	struct store *s = arg;
 
 	s->call = NULL;
+	s->first_read = false;
 	if (res->err.code == ERR_OK) {
 		if (try_adopt(s, &res->param)) {
 			unlock_and_deliver(s);
@@ -225,11 +355,11 @@ on_read(const struct ssm_result *res, void *arg)
 		}
 	} else if (res->err.code != ERR_NOTFOUND) {
 		if (s->locked) {
-			/* The lock is ours: fetch, write and release it. */
+			/* The lease is ours: fetch, write and release it. */
 			start_inner(s);
 			return;
 		}
-		fall_back(s, &res->err);
+		ssm_failed(s, res);
 		return;
 	}
 	after_no_adopt(s);
@@ -238,8 +368,36 @@ on_read(const struct ssm_result *res, void *arg)
 static void
 start_read(struct store *s)
 {
-	s->call = bounded(
-	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s));
+	/* A refresh's first read and the holder's go ahead of polls. */
+	enum ssm_priority prio =
+	        s->locked || s->first_read ? SSM_PRIO_HOLDER : SSM_PRIO_LOW;
+
+	s->call = sent(s,
+	               ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s),
+	               prio);
+}
+
+/* Is the lock read stale? Judged on the AWS clock (ours corrected by the
+ * skew measured from SSM's Date headers) with SKEW_SLACK_MS to spare, and
+ * its "until" bounded by SSM's own LastModifiedDate: a lock claiming a far
+ * future is stale after twice our lease span all the same. */
+static bool
+lock_stale(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
+{
+	int64_t until = l->until_s * 1000;
+
+	if (modified_ms > 0 && until > modified_ms + 2 * lock_span_ms(s))
+		until = modified_ms + 2 * lock_span_ms(s);
+	return ssm_client_now_ms(s->ssm) > until + SKEW_SLACK_MS;
+}
+
+static void
+got_lease(struct store *s)
+{
+	s->locked = true;
+	s->waiting = false;
+	/* Another holder may have written between our read and now. */
+	start_read(s);
 }
 
 static void
@@ -249,18 +407,47 @@ on_stale_deleted(const struct ssm_result *res, void *arg)
 
 	s->call = NULL;
 	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND) {
-		fall_back(s, &res->err);
+		ssm_failed(s, res);
 		return;
 	}
+	s->stats.takeovers++;
 	take_lock(s);
+}
+
+/* The stale lock read again before deleting it: deleted only if it is
+ * still the very record judged stale. */
+static void
+on_stale_reread(const struct ssm_result *res, void *arg)
+{
+	struct store *s = arg;
+	struct store_ssm_lock l;
+
+	s->call = NULL;
+	if (res->err.code == ERR_NOTFOUND) {
+		take_lock(s);
+		return;
+	}
+	if (res->err.code != ERR_OK) {
+		ssm_failed(s, res);
+		return;
+	}
+	(void)store_ssm_record_lock_decode(res->param.value, &l, NULL);
+	if (res->param.version != s->stale_version ||
+	    strcmp(l.nonce, s->stale_nonce) != 0) {
+		poll_later(s); /* someone else took it over meanwhile */
+		return;
+	}
+	slog_warn(s, "ssm %s: the lease of %s ran out; taking it over", s->lock_name,
+	          l.owner[0] ? l.owner : "?");
+	s->call = sent(s, ssm_delete_parameter(s->ssm, s->lock_name, on_stale_deleted, s),
+	               SSM_PRIO_NORMAL);
 }
 
 static void
 on_lock_read(const struct ssm_result *res, void *arg)
 {
 	struct store *s = arg;
-	char owner[128] = "";
-	int64_t until_s = 0;
+	struct store_ssm_lock l;
 
 	s->call = NULL;
 	if (res->err.code == ERR_NOTFOUND) {
@@ -268,20 +455,40 @@ on_lock_read(const struct ssm_result *res, void *arg)
 		return;
 	}
 	if (res->err.code != ERR_OK) {
-		fall_back(s, &res->err);
+		ssm_failed(s, res);
 		return;
 	}
 	/* An unreadable lock is treated as stale (until 0). */
-	(void)store_ssm_record_lock_decode(res->param.value, owner, sizeof(owner),
-	                                   &until_s, NULL);
-	if (ssm_client_now_ms(s->ssm) / 1000 > until_s) {
-		slog_warn(s, "ssm %s: lock of %s expired; deleting it", s->lock_name,
-		          owner[0] ? owner : "?");
-		s->call = bounded(s, ssm_delete_parameter(s->ssm, s->lock_name,
-		                                          on_stale_deleted, s));
+	(void)store_ssm_record_lock_decode(res->param.value, &l, NULL);
+	if (s->lease.nonce[0] && strcmp(l.nonce, s->lease.nonce) == 0) {
+		/* Our PutParameter succeeded but its answer was lost. */
+		slog_debug(s, "ssm %s: the lock is ours", s->lock_name);
+		got_lease(s);
 		return;
 	}
-	wait_for_holder(s);
+	if (lock_stale(s, &l, res->param.last_modified_ms)) {
+		s->stale_version = res->param.version;
+		snprintf(s->stale_nonce, sizeof(s->stale_nonce), "%s", l.nonce);
+		s->call = sent(s,
+		               ssm_get_parameter(s->ssm, s->lock_name, false,
+		                                 on_stale_reread, s),
+		               SSM_PRIO_NORMAL);
+		return;
+	}
+	if (!s->waiting) {
+		s->waiting = true;
+		s->stats.lock_waits++;
+		slog_debug(s, "ssm %s: %s is refreshing; waiting", s->lock_name,
+		           l.owner[0] ? l.owner : "another instance");
+	}
+	poll_later(s);
+}
+
+static void
+read_lock(struct store *s)
+{
+	s->call = sent(s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s),
+	               SSM_PRIO_LOW);
 }
 
 static void
@@ -291,41 +498,39 @@ on_lock(const struct ssm_result *res, void *arg)
 
 	s->call = NULL;
 	if (res->err.code == ERR_OK) {
-		s->locked = true;
-		s->waiting = false;
-		/* Another holder may have written between our read and now. */
-		start_read(s);
+		got_lease(s);
 		return;
 	}
 	if (res->err.code != ERR_EXISTS) {
-		fall_back(s, &res->err);
+		ssm_failed(s, res);
 		return;
 	}
-	if (!s->waiting) {
-		s->waiting = true;
-		s->stats.lock_waits++;
-		s->wait_until_ms = ssm_client_now_ms(s->ssm) + 2 * lock_span_ms(s);
-		slog_debug(s, "ssm %s: another instance is refreshing; waiting",
-		           s->lock_name);
-	}
-	s->call = bounded(
-	        s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s));
+	/* Held, or ours from a retried request whose first answer was lost:
+	 * the lock's nonce tells. */
+	s->call = sent(s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s),
+	               SSM_PRIO_NORMAL);
 }
 
 static void
 take_lock(struct store *s)
 {
-	int64_t until_s = (ssm_client_now_ms(s->ssm) + lock_span_ms(s)) / 1000;
-	char *value = store_ssm_record_lock_encode(s->owner, until_s);
+	int64_t span = lock_span_ms(s);
+	char *value;
 	struct ssm_put put = {
 		.name = s->lock_name,
-		.value = value,
 		.type = "String",
 		.overwrite = false,
-		.description = "tokend refresh lock",
+		.description = "tokend refresh lease",
 	};
 
-	s->call = bounded(s, ssm_put_parameter(s->ssm, &put, on_lock, s));
+	snprintf(s->lease.owner, sizeof(s->lease.owner), "%s", s->owner);
+	new_nonce(s->lease.nonce);
+	s->lease.until_s = (ssm_client_now_ms(s->ssm) + span) / 1000;
+	/* Ours ends earlier than others judge it stale by twice the slack. */
+	s->lease_end_mono = timeutil_mono_ms() + span - 1000 - SKEW_SLACK_MS;
+	value = store_ssm_record_lock_encode(&s->lease);
+	put.value = value;
+	s->call = sent(s, ssm_put_parameter(s->ssm, &put, on_lock, s), SSM_PRIO_HOLDER);
 	free(value);
 }
 
@@ -352,11 +557,35 @@ on_unlocked(const struct ssm_result *res, void *arg)
 
 	s->call = NULL;
 	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND)
-		slog_warn(s, "%s; the lock expires on its own", res->err.msg);
+		slog_warn(s, "%s; the lease runs out on its own", res->err.msg);
 	s->locked = false;
+	s->lease.nonce[0] = '\0';
 	out = s->result;
 	memset(&s->result, 0, sizeof(s->result));
 	deliver(s, &out);
+}
+
+/* The lock read again before releasing it: deleted only while it is ours
+ * (after a takeover it is another's, and stays). */
+static void
+on_unlock_read(const struct ssm_result *res, void *arg)
+{
+	struct store *s = arg;
+	struct store_ssm_lock l;
+
+	s->call = NULL;
+	if (res->err.code == ERR_OK &&
+	    store_ssm_record_lock_decode(res->param.value, &l, NULL) == 0 &&
+	    strcmp(l.nonce, s->lease.nonce) == 0) {
+		s->call = sent(s,
+		               ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s),
+		               SSM_PRIO_HOLDER);
+		return;
+	}
+	if (res->err.code == ERR_OK)
+		slog_warn(s, "ssm %s: our lease was taken over; not released",
+		          s->lock_name);
+	on_unlocked(res, s);
 }
 
 static void
@@ -365,8 +594,10 @@ unlock_and_deliver(struct store *s)
 	struct ssm_result none;
 
 	if (s->locked) {
-		s->call = bounded(
-		        s, ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s));
+		s->call = sent(
+		        s,
+		        ssm_get_parameter(s->ssm, s->lock_name, false, on_unlock_read, s),
+		        SSM_PRIO_HOLDER);
 		return;
 	}
 	memset(&none, 0, sizeof(none));
@@ -381,6 +612,9 @@ on_written(const struct ssm_result *res, void *arg)
 	s->call = NULL;
 	if (res->err.code == ERR_OK) {
 		s->stats.writes++;
+		if (!s->locked)
+			s->stats.write_backs++;
+		s->stored_exp_ms = s->result.expires_at_ms;
 		slog_debug(s, "persisted to ssm %s version %lld", s->def->ssm_parameter,
 		           (long long)res->version);
 	} else {
@@ -448,7 +682,9 @@ write_result(struct store *s)
 		on_written(&failed, s);
 		return;
 	}
-	s->call = bounded(s, ssm_put_parameter(s->ssm, &put, on_written, s));
+	/* The holder's write goes first and is retried while its lease lasts. */
+	s->call = sent(s, ssm_put_parameter(s->ssm, &put, on_written, s),
+	               s->locked ? SSM_PRIO_HOLDER : SSM_PRIO_NORMAL);
 	secret_free_str(value);
 }
 
@@ -466,7 +702,11 @@ on_inner(struct token_result *res, void *arg)
 		                            &s->stats.mints);
 		check_budget(s);
 	}
-	if (res->err.code != ERR_OK || s->fallback)
+	/* A value fetched without the lease while SSM was only busy is
+	 * written back when it outlives the stored one (re-convergence). */
+	if (res->err.code != ERR_OK ||
+	    (s->fallback &&
+	     (!s->write_back || s->result.expires_at_ms <= s->stored_exp_ms)))
 		unlock_and_deliver(s);
 	else
 		write_result(s);
@@ -493,19 +733,28 @@ static int
 store_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 {
 	struct store *s = impl;
+	int64_t spread = s->started ? 0 : (int64_t)(rnd32() % (START_SPREAD_MS + 1));
+	struct timeval tv = { (time_t)(spread / 1000),
+		              (suseconds_t)(spread % 1000) * 1000 };
 
 	s->done = done;
 	s->arg = arg;
-	s->waiting = s->fallback = s->locked = false;
-	/* ssm calls answer from the loop, never from here. */
-	start_read(s);
+	s->waiting = s->fallback = s->write_back = s->locked = false;
+	s->first_read = true;
+	s->lease.nonce[0] = '\0';
+	s->poll_ms = POLL_FIRST_MS;
+	s->deadline_mono = fetch_deadline(s);
+	/* The first read of a fleet started together is spread over a few
+	 * seconds; every read answers from the loop, never from here. */
+	s->started = true;
+	evtimer_add(s->timer, &tv);
 	return 0;
 }
 
 static void
 on_abandoned_unlock(const struct ssm_result *res, void *arg)
 {
-	/* Nothing waits for it: a failure leaves a lock that expires. */
+	/* Nothing waits for it: a failure leaves a lease that runs out. */
 }
 
 static void
@@ -521,9 +770,14 @@ store_cancel(void *impl)
 	s->inner_busy = false;
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
+	/* Cancelled mid-lease (reload, shutdown): released without the
+	 * re-read; at worst another's fresh lock goes and one more instance
+	 * refreshes. */
 	if (s->locked)
-		(void)bounded(s, ssm_delete_parameter(s->ssm, s->lock_name,
-		                                      on_abandoned_unlock, NULL));
+		(void)sent(s,
+		           ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock,
+		                                NULL),
+		           SSM_PRIO_HOLDER);
 	s->locked = s->waiting = false;
 }
 
