@@ -11,77 +11,20 @@
 #include <unistd.h>
 
 #include "secret.h"
+#include "store_ssm_int.h"
 #include "ssm.h"
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define POLL_FIRST_MS   500  /* a waiter's first poll; then x1.5 ... */
-#define POLL_MAX_MS     4000 /* ... up to this, each jittered +-25% */
-#define START_SPREAD_MS 2000 /* the first read at start-up: 0..this late */
-#define LOCK_SLACK_MS   5000
-#define SKEW_SLACK_MS   2000 /* error of the measured skew a lease allows */
-#define MAX_LIFETIME_MS ((int64_t)31 * 24 * 3600 * 1000) /* implausible */
-
-#define slog_warn(s, ...)  log_write(LOG_WARNING, "token", (s)->def->name, __VA_ARGS__)
-#define slog_info(s, ...)  log_write(LOG_INFO, "token", (s)->def->name, __VA_ARGS__)
-#define slog_debug(s, ...) log_write(LOG_DEBUG, "token", (s)->def->name, __VA_ARGS__)
-
-struct store {
-	const struct token_def *def;
-	struct ssm_client *ssm;
-	struct token_source inner;
-	char *lock_name;
-	char owner[128]; /* HOST/PID */
-	token_fetch_done_fn *done;
-	void *arg;
-
-	struct ssm_call *call;
-	struct event *timer;
-	bool inner_busy;
-	bool started;                /* a fetch ran before: no start-up spread */
-	bool first_read;             /* the refresh's first read is not yet answered */
-	bool locked;                 /* we hold the lease NAME.lock */
-	bool waiting;                /* another instance holds it */
-	bool fallback;               /* the issuer without the lease: no write */
-	bool write_back;             /* ... but write the value if newer than stored */
-	int64_t deadline_mono;       /* then the issuer is called, SSM busy or not */
-	int64_t lease_end_mono;      /* our lease ends (our clock, with slack) */
-	int64_t poll_ms;             /* the waiter's next poll interval */
-	struct store_ssm_lock lease; /* ours, while locked or taking it */
-	int64_t stale_version;       /* the stale lock to delete, re-read first */
-	char stale_nonce[STORE_SSM_NONCE_LEN];
-	int64_t held_exp_ms;           /* expiry of the last value handed out, 0: none */
-	int64_t held_min_remaining_ms; /* its min_remaining */
-	int64_t stored_exp_ms;         /* expiry of the value last seen in SSM */
-	int64_t warned_version;
-	char budget_warned[STORE_SSM_MONTH_LEN];
-	struct token_result result; /* the inner fetch's, until handed out */
-	struct store_ssm_stats stats;
-};
-
-static void start_read(struct store *s);
-static void take_lock(struct store *s);
 static void start_inner(struct store *s);
-static void unlock_and_deliver(struct store *s);
-static void read_lock(struct store *s);
-
-static int64_t
-lock_span_ms(const struct store *s)
-{
-	int64_t timeout =
-	        s->def->request_timeout_ms > 0 ? s->def->request_timeout_ms : 10000;
-
-	/* The holder's inner fetch and its write must fit. */
-	return 2 * timeout + LOCK_SLACK_MS;
-}
 
 /* Every SSM call of a token gets the token's request_timeout (a slow SSM
  * must not hold the token longer than a slow issuer would), a priority in
  * the process's SSM budget and a deadline for its busy retries: the
  * holder's calls until its lease ends, the others' until the fetch's
  * deadline (at most the client's default span from now). */
-static struct ssm_call *
-sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
+struct ssm_call *
+store_ssm_sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
 {
 	int64_t now = timeutil_mono_ms();
 	int64_t dl = s->locked ? s->lease_end_mono : s->deadline_mono;
@@ -96,27 +39,14 @@ sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
 	return call;
 }
 
-static uint32_t
-rnd32(void)
+uint32_t
+store_ssm_rnd32(void)
 {
 	uint32_t r = 0;
 
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 		r = (uint32_t)timeutil_mono_ms();
 	return r;
-}
-
-static void
-new_nonce(char out[STORE_SSM_NONCE_LEN])
-{
-	unsigned char b[16];
-	size_t i;
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		for (i = 0; i < sizeof(b); i++)
-			b[i] = (unsigned char)rnd32();
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 /* When to stop waiting for SSM or another instance and call the issuer:
@@ -141,8 +71,8 @@ fetch_deadline(const struct store *s)
 	return mono + (left > reserve ? left - reserve : 0);
 }
 
-static void
-deliver(struct store *s, struct token_result *res)
+void
+store_ssm_deliver(struct store *s, struct token_result *res)
 {
 	struct token_timing timing;
 
@@ -284,15 +214,16 @@ try_adopt(struct store *s, const struct ssm_parameter *p)
 static void
 on_poll_timer(evutil_socket_t fd, short what, void *arg)
 {
-	start_read(arg);
+	store_ssm_read(arg);
 }
 
 /* Reads again after the waiter's interval (growing, jittered, never past
  * the deadline by more than a few milliseconds). */
-static void
-poll_later(struct store *s)
+void
+store_ssm_poll_later(struct store *s)
 {
-	int64_t delay = s->poll_ms * 3 / 4 + (int64_t)(rnd32() % (s->poll_ms / 2 + 1));
+	int64_t delay =
+	        s->poll_ms * 3 / 4 + (int64_t)(store_ssm_rnd32() % (s->poll_ms / 2 + 1));
 	int64_t left = s->deadline_mono - timeutil_mono_ms();
 	struct timeval tv;
 
@@ -306,8 +237,8 @@ poll_later(struct store *s)
 
 /* SSM failed a call of a non-holder: busy is waited out (polling again)
  * until the deadline; unusable, or the deadline passed, calls the issuer. */
-static void
-ssm_failed(struct store *s, const struct ssm_result *res)
+void
+store_ssm_failed(struct store *s, const struct ssm_result *res)
 {
 	if (!ssm_result_busy(res)) {
 		fall_back(s, &res->err, true);
@@ -319,7 +250,7 @@ ssm_failed(struct store *s, const struct ssm_result *res)
 	}
 	s->stats.busy_waits++;
 	slog_debug(s, "%s; SSM is busy, reading again", res->err.msg);
-	poll_later(s);
+	store_ssm_poll_later(s);
 }
 
 /* The value read was not adopted: what comes next depends on the lease. */
@@ -331,13 +262,13 @@ after_no_adopt(struct store *s)
 	if (s->def->coordinate == COORDINATE_NONE || s->locked) {
 		start_inner(s);
 	} else if (!s->waiting) {
-		take_lock(s);
+		store_ssm_lease_take(s);
 	} else if (timeutil_mono_ms() >= s->deadline_mono) {
 		err_set(&e, ERR_TIMEOUT, "ssm %s: waited too long for another instance",
 		        s->lock_name);
 		fall_back(s, &e, false);
 	} else {
-		read_lock(s);
+		store_ssm_lease_read(s);
 	}
 }
 
@@ -350,7 +281,7 @@ on_read(const struct ssm_result *res, void *arg)
 	s->first_read = false;
 	if (res->err.code == ERR_OK) {
 		if (try_adopt(s, &res->param)) {
-			unlock_and_deliver(s);
+			store_ssm_lease_release(s);
 			return;
 		}
 	} else if (res->err.code != ERR_NOTFOUND) {
@@ -359,179 +290,22 @@ on_read(const struct ssm_result *res, void *arg)
 			start_inner(s);
 			return;
 		}
-		ssm_failed(s, res);
+		store_ssm_failed(s, res);
 		return;
 	}
 	after_no_adopt(s);
 }
 
-static void
-start_read(struct store *s)
+void
+store_ssm_read(struct store *s)
 {
 	/* A refresh's first read and the holder's go ahead of polls. */
 	enum ssm_priority prio =
 	        s->locked || s->first_read ? SSM_PRIO_HOLDER : SSM_PRIO_LOW;
 
-	s->call = sent(s,
-	               ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s),
-	               prio);
-}
-
-/* Is the lock read stale? Judged on the AWS clock (ours corrected by the
- * skew measured from SSM's Date headers) with SKEW_SLACK_MS to spare, and
- * its "until" bounded by SSM's own LastModifiedDate: a lock claiming a far
- * future is stale after twice our lease span all the same. */
-static bool
-lock_stale(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
-{
-	int64_t until = l->until_s * 1000;
-
-	if (modified_ms > 0 && until > modified_ms + 2 * lock_span_ms(s))
-		until = modified_ms + 2 * lock_span_ms(s);
-	return ssm_client_now_ms(s->ssm) > until + SKEW_SLACK_MS;
-}
-
-static void
-got_lease(struct store *s)
-{
-	s->locked = true;
-	s->waiting = false;
-	/* Another holder may have written between our read and now. */
-	start_read(s);
-}
-
-static void
-on_stale_deleted(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->call = NULL;
-	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND) {
-		ssm_failed(s, res);
-		return;
-	}
-	s->stats.takeovers++;
-	take_lock(s);
-}
-
-/* The stale lock read again before deleting it: deleted only if it is
- * still the very record judged stale. */
-static void
-on_stale_reread(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-	struct store_ssm_lock l;
-
-	s->call = NULL;
-	if (res->err.code == ERR_NOTFOUND) {
-		take_lock(s);
-		return;
-	}
-	if (res->err.code != ERR_OK) {
-		ssm_failed(s, res);
-		return;
-	}
-	(void)store_ssm_record_lock_decode(res->param.value, &l, NULL);
-	if (res->param.version != s->stale_version ||
-	    strcmp(l.nonce, s->stale_nonce) != 0) {
-		poll_later(s); /* someone else took it over meanwhile */
-		return;
-	}
-	slog_warn(s, "ssm %s: the lease of %s ran out; taking it over", s->lock_name,
-	          l.owner[0] ? l.owner : "?");
-	s->call = sent(s, ssm_delete_parameter(s->ssm, s->lock_name, on_stale_deleted, s),
-	               SSM_PRIO_NORMAL);
-}
-
-static void
-on_lock_read(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-	struct store_ssm_lock l;
-
-	s->call = NULL;
-	if (res->err.code == ERR_NOTFOUND) {
-		take_lock(s); /* released: ours for the taking */
-		return;
-	}
-	if (res->err.code != ERR_OK) {
-		ssm_failed(s, res);
-		return;
-	}
-	/* An unreadable lock is treated as stale (until 0). */
-	(void)store_ssm_record_lock_decode(res->param.value, &l, NULL);
-	if (s->lease.nonce[0] && strcmp(l.nonce, s->lease.nonce) == 0) {
-		/* Our PutParameter succeeded but its answer was lost. */
-		slog_debug(s, "ssm %s: the lock is ours", s->lock_name);
-		got_lease(s);
-		return;
-	}
-	if (lock_stale(s, &l, res->param.last_modified_ms)) {
-		s->stale_version = res->param.version;
-		snprintf(s->stale_nonce, sizeof(s->stale_nonce), "%s", l.nonce);
-		s->call = sent(s,
-		               ssm_get_parameter(s->ssm, s->lock_name, false,
-		                                 on_stale_reread, s),
-		               SSM_PRIO_NORMAL);
-		return;
-	}
-	if (!s->waiting) {
-		s->waiting = true;
-		s->stats.lock_waits++;
-		slog_debug(s, "ssm %s: %s is refreshing; waiting", s->lock_name,
-		           l.owner[0] ? l.owner : "another instance");
-	}
-	poll_later(s);
-}
-
-static void
-read_lock(struct store *s)
-{
-	s->call = sent(s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s),
-	               SSM_PRIO_LOW);
-}
-
-static void
-on_lock(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->call = NULL;
-	if (res->err.code == ERR_OK) {
-		got_lease(s);
-		return;
-	}
-	if (res->err.code != ERR_EXISTS) {
-		ssm_failed(s, res);
-		return;
-	}
-	/* Held, or ours from a retried request whose first answer was lost:
-	 * the lock's nonce tells. */
-	s->call = sent(s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s),
-	               SSM_PRIO_NORMAL);
-}
-
-static void
-take_lock(struct store *s)
-{
-	int64_t span = lock_span_ms(s);
-	char *value;
-	struct ssm_put put = {
-		.name = s->lock_name,
-		.type = "String",
-		.overwrite = false,
-		.description = "tokend refresh lease",
-	};
-
-	snprintf(s->lease.owner, sizeof(s->lease.owner), "%s", s->owner);
-	new_nonce(s->lease.nonce);
-	s->lease.until_s = (ssm_client_now_ms(s->ssm) + span) / 1000;
-	/* Ours ends earlier than others judge it stale by twice the slack. */
-	s->lease_end_mono = timeutil_mono_ms() + span - 1000 - SKEW_SLACK_MS;
-	value = store_ssm_record_lock_encode(&s->lease);
-	put.value = value;
-	s->call = sent(s, ssm_put_parameter(s->ssm, &put, on_lock, s), SSM_PRIO_HOLDER);
-	free(value);
+	s->call = store_ssm_sent(
+	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s),
+	        prio);
 }
 
 static void
@@ -547,61 +321,6 @@ check_budget(struct store *s)
 	slog_warn(s, "issuer_budget: %lld of %lld issuer calls used in %s%s",
 	          (long long)m->count, (long long)budget, m->month,
 	          m->count >= budget ? "; forced refreshes are refused" : "");
-}
-
-static void
-on_unlocked(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-	struct token_result out;
-
-	s->call = NULL;
-	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND)
-		slog_warn(s, "%s; the lease runs out on its own", res->err.msg);
-	s->locked = false;
-	s->lease.nonce[0] = '\0';
-	out = s->result;
-	memset(&s->result, 0, sizeof(s->result));
-	deliver(s, &out);
-}
-
-/* The lock read again before releasing it: deleted only while it is ours
- * (after a takeover it is another's, and stays). */
-static void
-on_unlock_read(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-	struct store_ssm_lock l;
-
-	s->call = NULL;
-	if (res->err.code == ERR_OK &&
-	    store_ssm_record_lock_decode(res->param.value, &l, NULL) == 0 &&
-	    strcmp(l.nonce, s->lease.nonce) == 0) {
-		s->call = sent(s,
-		               ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s),
-		               SSM_PRIO_HOLDER);
-		return;
-	}
-	if (res->err.code == ERR_OK)
-		slog_warn(s, "ssm %s: our lease was taken over; not released",
-		          s->lock_name);
-	on_unlocked(res, s);
-}
-
-static void
-unlock_and_deliver(struct store *s)
-{
-	struct ssm_result none;
-
-	if (s->locked) {
-		s->call = sent(
-		        s,
-		        ssm_get_parameter(s->ssm, s->lock_name, false, on_unlock_read, s),
-		        SSM_PRIO_HOLDER);
-		return;
-	}
-	memset(&none, 0, sizeof(none));
-	on_unlocked(&none, s);
 }
 
 static void
@@ -621,7 +340,7 @@ on_written(const struct ssm_result *res, void *arg)
 		s->stats.write_failures++;
 		slog_warn(s, "%s; the value is served but not persisted", res->err.msg);
 	}
-	unlock_and_deliver(s);
+	store_ssm_lease_release(s);
 }
 
 /* The value to persist, or NULL with err when it cannot be. */
@@ -683,8 +402,8 @@ write_result(struct store *s)
 		return;
 	}
 	/* The holder's write goes first and is retried while its lease lasts. */
-	s->call = sent(s, ssm_put_parameter(s->ssm, &put, on_written, s),
-	               s->locked ? SSM_PRIO_HOLDER : SSM_PRIO_NORMAL);
+	s->call = store_ssm_sent(s, ssm_put_parameter(s->ssm, &put, on_written, s),
+	                         s->locked ? SSM_PRIO_HOLDER : SSM_PRIO_NORMAL);
 	secret_free_str(value);
 }
 
@@ -707,7 +426,7 @@ on_inner(struct token_result *res, void *arg)
 	if (res->err.code != ERR_OK ||
 	    (s->fallback &&
 	     (!s->write_back || s->result.expires_at_ms <= s->stored_exp_ms)))
-		unlock_and_deliver(s);
+		store_ssm_lease_release(s);
 	else
 		write_result(s);
 }
@@ -733,7 +452,8 @@ static int
 store_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 {
 	struct store *s = impl;
-	int64_t spread = s->started ? 0 : (int64_t)(rnd32() % (START_SPREAD_MS + 1));
+	int64_t spread =
+	        s->started ? 0 : (int64_t)(store_ssm_rnd32() % (START_SPREAD_MS + 1));
 	struct timeval tv = { (time_t)(spread / 1000),
 		              (suseconds_t)(spread % 1000) * 1000 };
 
@@ -774,10 +494,10 @@ store_cancel(void *impl)
 	 * re-read; at worst another's fresh lock goes and one more instance
 	 * refreshes. */
 	if (s->locked)
-		(void)sent(s,
-		           ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock,
-		                                NULL),
-		           SSM_PRIO_HOLDER);
+		(void)store_ssm_sent(s,
+		                     ssm_delete_parameter(s->ssm, s->lock_name,
+		                                          on_abandoned_unlock, NULL),
+		                     SSM_PRIO_HOLDER);
 	s->locked = s->waiting = false;
 }
 
