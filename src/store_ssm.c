@@ -27,7 +27,9 @@ struct ssm_call *
 store_ssm_sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
 {
 	int64_t now = timeutil_mono_ms();
-	int64_t dl = s->locked ? s->lease_end_mono : s->deadline_mono;
+	int64_t dl = s->locked ? s->lease_end_mono
+	             : s->bg   ? now + SSM_DEFAULT_DEADLINE_MS
+	                       : s->deadline_mono;
 
 	if (!s->locked && dl > now + SSM_DEFAULT_DEADLINE_MS)
 		dl = now + SSM_DEFAULT_DEADLINE_MS;
@@ -88,8 +90,8 @@ store_ssm_deliver(struct store *s, struct token_result *res)
 	s->done(res, s->arg);
 }
 
-static void
-fall_back(struct store *s, const struct err *why, bool unusable)
+void
+store_ssm_fall_back(struct store *s, const struct err *why, bool unusable)
 {
 	s->stats.fallbacks++;
 	if (unusable) {
@@ -241,11 +243,11 @@ void
 store_ssm_failed(struct store *s, const struct ssm_result *res)
 {
 	if (!ssm_result_busy(res)) {
-		fall_back(s, &res->err, true);
+		store_ssm_fall_back(s, &res->err, true);
 		return;
 	}
 	if (timeutil_mono_ms() >= s->deadline_mono) {
-		fall_back(s, &res->err, false);
+		store_ssm_fall_back(s, &res->err, false);
 		return;
 	}
 	s->stats.busy_waits++;
@@ -257,19 +259,12 @@ store_ssm_failed(struct store *s, const struct ssm_result *res)
 static void
 after_no_adopt(struct store *s)
 {
-	struct err e = { 0 };
-
-	if (s->def->coordinate == COORDINATE_NONE || s->locked) {
+	if (s->def->coordinate == COORDINATE_NONE || s->locked)
 		start_inner(s);
-	} else if (!s->waiting) {
+	else if (!s->waiting)
 		store_ssm_lease_take(s);
-	} else if (timeutil_mono_ms() >= s->deadline_mono) {
-		err_set(&e, ERR_TIMEOUT, "ssm %s: waited too long for another instance",
-		        s->lock_name);
-		fall_back(s, &e, false);
-	} else {
-		store_ssm_lease_read(s);
-	}
+	else
+		store_ssm_lease_read(s); /* stale by now, or waited too long? */
 }
 
 static void
@@ -331,8 +326,6 @@ on_written(const struct ssm_result *res, void *arg)
 	s->call = NULL;
 	if (res->err.code == ERR_OK) {
 		s->stats.writes++;
-		if (!s->locked)
-			s->stats.write_backs++;
 		s->stored_exp_ms = s->result.expires_at_ms;
 		slog_debug(s, "persisted to ssm %s version %lld", s->def->ssm_parameter,
 		           (long long)res->version);
@@ -375,12 +368,13 @@ encode_result(struct store *s, const struct token_result *r, char *desc, size_t 
 	return value;
 }
 
-static void
-write_result(struct store *s)
+/* PutParameter of r, answered to cb. */
+static struct ssm_call *
+put_value(struct store *s, const struct token_result *r, ssm_done_fn *cb,
+          enum ssm_priority prio, struct err *e)
 {
 	char desc[96];
-	struct err e = { 0 };
-	char *value = encode_result(s, &s->result, desc, sizeof(desc), &e);
+	char *value = encode_result(s, r, desc, sizeof(desc), e);
 	struct ssm_put put = {
 		.name = s->def->ssm_parameter,
 		.value = value,
@@ -392,19 +386,76 @@ write_result(struct store *s)
 		.tier = s->def->ssm_tier,
 		.description = desc,
 	};
+	struct ssm_call *call;
 
-	if (value == NULL) {
-		struct ssm_result failed;
-
-		memset(&failed, 0, sizeof(failed));
-		failed.err = e;
-		on_written(&failed, s);
-		return;
-	}
-	/* The holder's write goes first and is retried while its lease lasts. */
-	s->call = store_ssm_sent(s, ssm_put_parameter(s->ssm, &put, on_written, s),
-	                         s->locked ? SSM_PRIO_HOLDER : SSM_PRIO_NORMAL);
+	if (value == NULL)
+		return NULL;
+	call = store_ssm_sent(s, ssm_put_parameter(s->ssm, &put, cb, s), prio);
 	secret_free_str(value);
+	return call;
+}
+
+static void
+write_result(struct store *s)
+{
+	struct ssm_result failed;
+
+	memset(&failed, 0, sizeof(failed));
+	/* The holder's write goes first and is retried while its lease lasts. */
+	s->call = put_value(s, &s->result, on_written, SSM_PRIO_HOLDER, &failed.err);
+	if (s->call == NULL)
+		on_written(&failed, s);
+}
+
+static void
+drop_write_back(struct store *s)
+{
+	ssm_call_cancel(s->bg_call);
+	s->bg_call = NULL;
+	secret_unref(s->wb.value);
+	memset(&s->wb, 0, sizeof(s->wb));
+}
+
+static void
+on_written_back(const struct ssm_result *res, void *arg)
+{
+	struct store *s = arg;
+
+	s->bg_call = NULL;
+	if (res->err.code == ERR_OK) {
+		s->stats.writes++;
+		s->stats.write_backs++;
+		if (s->wb.expires_at_ms > s->stored_exp_ms)
+			s->stored_exp_ms = s->wb.expires_at_ms;
+		slog_info(s, "wrote the value fetched without the lease back to ssm %s",
+		          s->def->ssm_parameter);
+	} else {
+		s->stats.write_failures++;
+		slog_warn(s, "%s; the value fetched without the lease is not shared",
+		          res->err.msg);
+	}
+	s->bg = false;
+	drop_write_back(s);
+}
+
+/* Serve first: the value fetched without the lease (SSM busy) is handed
+ * out at once; it is written back after, in its own call with the
+ * client's default deadline, when it outlives the stored one. */
+static void
+start_write_back(struct store *s)
+{
+	struct err e = { 0 };
+
+	drop_write_back(s);
+	s->wb = s->result;
+	s->wb.value = secret_ref(s->result.value);
+	s->bg = true; /* store_ssm_sent: not the fetch's deadline */
+	s->bg_call = put_value(s, &s->wb, on_written_back, SSM_PRIO_NORMAL, &e);
+	s->bg = false;
+	if (s->bg_call == NULL) {
+		slog_warn(s, "%s; the value is served but not persisted", e.msg);
+		drop_write_back(s);
+	}
 }
 
 static void
@@ -423,9 +474,10 @@ on_inner(struct token_result *res, void *arg)
 	}
 	/* A value fetched without the lease while SSM was only busy is
 	 * written back when it outlives the stored one (re-convergence). */
-	if (res->err.code != ERR_OK ||
-	    (s->fallback &&
-	     (!s->write_back || s->result.expires_at_ms <= s->stored_exp_ms)))
+	if (res->err.code == ERR_OK && s->fallback && s->write_back &&
+	    s->result.expires_at_ms > s->stored_exp_ms)
+		start_write_back(s);
+	if (res->err.code != ERR_OK || s->fallback)
 		store_ssm_lease_release(s);
 	else
 		write_result(s);
@@ -490,6 +542,7 @@ store_cancel(void *impl)
 	s->inner_busy = false;
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
+	drop_write_back(s);
 	/* Cancelled mid-lease (reload, shutdown): released without the
 	 * re-read; at worst another's fresh lock goes and one more instance
 	 * refreshes. */

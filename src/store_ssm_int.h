@@ -48,18 +48,24 @@ struct store {
 	struct store_ssm_lock lease; /* ours, while locked or taking it */
 	int64_t stale_version;       /* the stale lock to delete, re-read first */
 	char stale_nonce[STORE_SSM_NONCE_LEN];
+	char seen_nonce[STORE_SSM_NONCE_LEN]; /* the holder waited for last */
 	int64_t held_exp_ms;           /* expiry of the last value handed out, 0: none */
 	int64_t held_min_remaining_ms; /* its min_remaining */
 	int64_t stored_exp_ms;         /* expiry of the value last seen in SSM */
 	int64_t warned_version;
 	char budget_warned[STORE_SSM_MONTH_LEN];
 	struct token_result result; /* the inner fetch's, until handed out */
+	struct ssm_call *bg_call;   /* a write-back, after the value was served */
+	struct token_result wb;     /* its value (a reference) */
+	bool bg;                    /* store_ssm_sent: a write-back's call */
 	struct store_ssm_stats stats;
 };
 
 /* store_ssm.c */
 struct ssm_call *store_ssm_sent(const struct store *s, struct ssm_call *call,
                                 enum ssm_priority prio);
+/* The issuer without the lease: SSM unusable, or the deadline came. */
+void store_ssm_fall_back(struct store *s, const struct err *why, bool unusable);
 void store_ssm_failed(struct store *s, const struct ssm_result *res);
 void store_ssm_poll_later(struct store *s);
 void store_ssm_read(struct store *s);

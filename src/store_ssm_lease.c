@@ -36,14 +36,35 @@ new_nonce(char out[STORE_SSM_NONCE_LEN])
  * skew measured from SSM's Date headers) with SKEW_SLACK_MS to spare, and
  * its "until" bounded by SSM's own LastModifiedDate: a lock claiming a far
  * future is stale after twice our lease span all the same. */
+static int64_t
+lock_until_ms(const struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
+{
+	int64_t until = l->until_s * 1000;
+	int64_t bound = 2 * store_ssm_lease_span(s);
+
+	return modified_ms > 0 && until > modified_ms + bound ? modified_ms + bound
+	                                                      : until;
+}
+
 static bool
 lock_stale(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
 {
-	int64_t until = l->until_s * 1000;
+	return ssm_client_now_ms(s->ssm) >
+	       lock_until_ms(s, l, modified_ms) + SKEW_SLACK_MS;
+}
 
-	if (modified_ms > 0 && until > modified_ms + 2 * store_ssm_lease_span(s))
-		until = modified_ms + 2 * store_ssm_lease_span(s);
-	return ssm_client_now_ms(s->ssm) > until + SKEW_SLACK_MS;
+/* Cold, a live lease is waited out whatever ssm_cold_wait says: its end
+ * is bounded, and the takeover that follows costs one issuer call where
+ * giving up costs one per waiter. Warm, the held value's deadline rules. */
+static void
+wait_out(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
+{
+	int64_t left = lock_until_ms(s, l, modified_ms) + SKEW_SLACK_MS + 250 -
+	               ssm_client_now_ms(s->ssm);
+	int64_t end = timeutil_mono_ms() + left;
+
+	if (s->held_exp_ms <= 0 && end > s->deadline_mono)
+		s->deadline_mono = end;
 }
 
 static void
@@ -89,11 +110,13 @@ on_stale_reread(const struct ssm_result *res, void *arg)
 	(void)store_ssm_record_lock_decode(res->param.value, &l, NULL);
 	if (res->param.version != s->stale_version ||
 	    strcmp(l.nonce, s->stale_nonce) != 0) {
-		store_ssm_poll_later(s); /* someone else took it over meanwhile */
+		/* Someone else took it over meanwhile: its value comes soon. */
+		s->poll_ms = POLL_FIRST_MS;
+		store_ssm_poll_later(s);
 		return;
 	}
-	slog_warn(s, "ssm %s: the lease of %s ran out; taking it over", s->lock_name,
-	          l.owner[0] ? l.owner : "?");
+	slog_warn(s, "ssm %s: lock of %s expired; deleting it and taking it over",
+	          s->lock_name, l.owner[0] ? l.owner : "?");
 	s->call = store_ssm_sent(
 	        s, ssm_delete_parameter(s->ssm, s->lock_name, on_stale_deleted, s),
 	        SSM_PRIO_NORMAL);
@@ -131,11 +154,25 @@ on_lock_read(const struct ssm_result *res, void *arg)
 		                         SSM_PRIO_NORMAL);
 		return;
 	}
+	wait_out(s, &l, res->param.last_modified_ms);
+	if (strcmp(l.nonce, s->seen_nonce) != 0) {
+		/* A new holder: polls start short again. */
+		snprintf(s->seen_nonce, sizeof(s->seen_nonce), "%s", l.nonce);
+		s->poll_ms = POLL_FIRST_MS;
+	}
+	if (timeutil_mono_ms() >= s->deadline_mono) {
+		struct err e = { 0 };
+
+		err_set(&e, ERR_TIMEOUT, "ssm %s: waited too long for %s", s->lock_name,
+		        l.owner[0] ? l.owner : "another instance");
+		store_ssm_fall_back(s, &e, false);
+		return;
+	}
 	if (!s->waiting) {
 		s->waiting = true;
 		s->stats.lock_waits++;
-		slog_debug(s, "ssm %s: %s is refreshing; waiting", s->lock_name,
-		           l.owner[0] ? l.owner : "another instance");
+		slog_debug(s, "ssm %s: another instance is refreshing; waiting (%s)",
+		           s->lock_name, l.owner[0] ? l.owner : "?");
 	}
 	store_ssm_poll_later(s);
 }
@@ -182,7 +219,10 @@ store_ssm_lease_take(struct store *s)
 	};
 
 	snprintf(s->lease.owner, sizeof(s->lease.owner), "%s", s->owner);
-	new_nonce(s->lease.nonce);
+	/* One nonce per fetch: a resent Put after a busy or lost answer
+	 * still finds its own lock. */
+	if (s->lease.nonce[0] == '\0')
+		new_nonce(s->lease.nonce);
 	s->lease.until_s = (ssm_client_now_ms(s->ssm) + span) / 1000;
 	/* Ours ends earlier than others judge it stale by twice the slack. */
 	s->lease_end_mono = timeutil_mono_ms() + span - 1000 - SKEW_SLACK_MS;

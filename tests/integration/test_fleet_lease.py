@@ -10,6 +10,7 @@ test must serve its first token within the bound the protocol promises
 
 import base64
 import json
+import re
 import time
 
 import harness
@@ -57,6 +58,18 @@ def served(t):
     return body
 
 
+def metric(t, name, **labels):
+    """The sample of name with exactly these labels (token="api" added)."""
+    _, _, body = t.request("GET", "/metrics")
+    want = {"token": "api", **labels}
+    for line in body.decode().splitlines():
+        m = re.match(r'^(\w+)\{(.*)\} (\S+)$', line)
+        if m and m.group(1) == name and \
+                dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))) == want:
+            return float(m.group(3))
+    raise AssertionError(f"no {name} {want}")
+
+
 def first_token_after(t, timeout):
     began = time.monotonic()
     harness.wait_for(lambda: served(t), timeout=timeout, interval=0.1,
@@ -80,6 +93,8 @@ def test_crashed_holder_lease_is_taken_over(ssm, issuer, tokend_factory):
     assert "taking it over" in log and "dead-host/1" in log, log
     assert "fetching without SSM" not in log
     harness.wait_for(lambda: ssm.parameter(LOCK) is None, message="our lease stayed")
+    assert metric(t, "tokend_ssm_lease_takeovers_total") == 1
+    assert metric(t, "tokend_ssm_lock_waits_total") == 1
 
 
 def test_far_future_lock_is_stale_after_a_bounded_span(ssm, issuer, tokend_factory):
@@ -150,6 +165,9 @@ def test_throttling_never_calls_the_issuer_early(ssm, issuer, tokend_factory):
     assert "fetching without SSM" not in log, log
     assert ssm.counts("GetParameter").get("ThrottlingException", 0) >= 12
     harness.wait_for(lambda: ssm.parameter(PARAM) is not None, message="not persisted")
+    assert metric(t, "tokend_ssm_busy_waits_total") >= 1
+    for reason in ("unusable", "deadline"):
+        assert metric(t, "tokend_ssm_fallbacks_total", reason=reason) == 0
 
 
 def test_cold_wait_bounds_a_busy_ssm(ssm, issuer, tokend_factory):
@@ -161,3 +179,5 @@ def test_cold_wait_bounds_a_busy_ssm(ssm, issuer, tokend_factory):
     assert 3 <= took <= 15, took
     assert issuer.count() == 1
     assert "cold deadline" in t.log_text()
+    assert metric(t, "tokend_ssm_fallbacks_total", reason="deadline") == 1
+    assert metric(t, "tokend_ssm_fallbacks_total", reason="unusable") == 0
