@@ -261,10 +261,10 @@ after_no_adopt(struct store *s)
 {
 	if (s->def->coordinate == COORDINATE_NONE || s->locked)
 		start_inner(s);
-	else if (!s->waiting)
-		store_ssm_lease_take(s);
 	else
-		store_ssm_lease_read(s); /* stale by now, or waited too long? */
+		/* The lock is read before it is taken: a Put costs the scarcer
+		 * write quota, and a live lease needs none. */
+		store_ssm_lease_read(s);
 }
 
 static void

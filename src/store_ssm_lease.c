@@ -182,7 +182,7 @@ store_ssm_lease_read(struct store *s)
 {
 	s->call = store_ssm_sent(
 	        s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s),
-	        SSM_PRIO_LOW);
+	        s->waiting ? SSM_PRIO_LOW : SSM_PRIO_NORMAL);
 }
 
 static void

@@ -14,6 +14,8 @@ import os
 import re
 import time
 
+import pytest
+
 import harness
 
 FLEET_N = int(os.environ.get("FLEET_N", "20"))
@@ -70,6 +72,12 @@ def poll(instances, served_once, faults):
             faults.append((round(now, 1), i, status))
 
 
+# Not met yet (see docs/benchmarks.md "Fleet under SSM quotas"): measured
+# N=20 made 49-67 issuer calls against 5-6 for one instance, with 46-63
+# warm/cold-deadline fallbacks and 503s after a first token. strict: the
+# mark must go when the target is met.
+@pytest.mark.xfail(strict=True, reason="fleet under scaled quotas: deadline fallbacks "
+                   "still call the issuer ~10x a single instance")
 def test_fleet_under_ssm_quotas_costs_one_instance(tmp_path, tokend_factory, node_peers):
     limits = dict(get_tps=GET_TPS, get_burst=GET_TPS, put_tps=PUT_TPS, put_burst=PUT_TPS)
     one_issuer, one_ssm, single = start_group(1, tmp_path, tokend_factory, "single", None)
