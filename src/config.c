@@ -708,6 +708,7 @@ config_token_def_equal(const struct token_def *a, const struct token_def *b)
 	       str_eq(a->ssm_type, b->ssm_type) &&
 	       str_eq(a->ssm_kms_key_id, b->ssm_kms_key_id) &&
 	       str_eq(a->ssm_tier, b->ssm_tier) && a->ssm_format == b->ssm_format &&
+	       a->ssm_cold_wait_ms == b->ssm_cold_wait_ms &&
 	       a->coordinate == b->coordinate;
 }
 

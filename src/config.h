@@ -115,6 +115,7 @@ struct token_def {
 	char *ssm_kms_key_id;
 	char *ssm_tier; /* "Standard" or "Advanced" */
 	enum ssm_format ssm_format;
+	int64_t ssm_cold_wait_ms; /* no token yet, SSM busy: wait this long */
 	enum coordinate coordinate;
 	int64_t issuer_budget; /* 0: no budget */
 

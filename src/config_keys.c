@@ -158,6 +158,8 @@ const struct config_key config_keys[] = {
 	  .choices = ssm_tiers, .applies = CONFIG_FOR_ALL },
 	{ "ssm_format", T(ssm_format), CONFIG_KIND_ENUM, .def = "json",
 	  .choices = ssm_formats, .applies = CONFIG_FOR_ALL },
+	{ "ssm_cold_wait", T(ssm_cold_wait_ms), CONFIG_KIND_DURATION, .def = "8s",
+	  DUR(1000), .applies = CONFIG_FOR_ALL },
 	{ "coordinate", T(coordinate), CONFIG_KIND_ENUM, .def = "ssm-lock",
 	  .choices = coordinates, .applies = CONFIG_FOR_ALL },
 	{ "issuer_budget", T(issuer_budget), CONFIG_KIND_INT64, .def = "0", .min = 0,

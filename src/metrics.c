@@ -317,9 +317,44 @@ st_adopted(const struct store_ssm_stats *st)
 }
 
 static uint64_t
-st_fallbacks(const struct store_ssm_stats *st)
+st_takeovers(const struct store_ssm_stats *st)
 {
-	return st->fallbacks;
+	return st->takeovers;
+}
+
+static uint64_t
+st_write_backs(const struct store_ssm_stats *st)
+{
+	return st->write_backs;
+}
+
+static uint64_t
+st_busy_waits(const struct store_ssm_stats *st)
+{
+	return st->busy_waits;
+}
+
+/* Fetches without the lease, by why: SSM unusable, or the deadline came
+ * while SSM was busy or another instance held the lease. */
+static void
+write_store_fallbacks(struct evbuffer *out, const struct shown *sh)
+{
+	static const char *const name = "tokend_ssm_fallbacks_total";
+	size_t n = sh->n;
+
+	family(out, name, "counter",
+	       "Issuer calls made without the fleet lease, by reason.");
+	for (size_t i = 0; i < n; i++) {
+		struct token *tok = sh->tok[i];
+		const struct store_ssm_stats *st = store_ssm_stats(&tok->source);
+		const char *u[] = { "token", tok->name, "reason", "unusable", NULL };
+		const char *d[] = { "token", tok->name, "reason", "deadline", NULL };
+
+		if (st == NULL)
+			continue;
+		sample_u64(out, name, u, st->fallbacks_unusable);
+		sample_u64(out, name, d, st->fallbacks_deadline);
+	}
 }
 
 static uint64_t
@@ -366,12 +401,18 @@ write_store(struct evbuffer *out, const struct shown *sh)
 	write_store_counter(out, sh, "tokend_ssm_values_adopted_total",
 	                    "Values another instance wrote to SSM and this one served.",
 	                    st_adopted);
-	write_store_counter(out, sh, "tokend_ssm_fallbacks_total",
-	                    "Fetches made without SSM because SSM could not be used.",
-	                    st_fallbacks);
+	write_store_fallbacks(out, sh);
 	write_store_counter(out, sh, "tokend_ssm_lock_waits_total",
-	                    "Waits for another instance holding the refresh lock.",
+	                    "Waits for another instance holding the refresh lease.",
 	                    st_lock_waits);
+	write_store_counter(out, sh, "tokend_ssm_lease_takeovers_total",
+	                    "Stale leases of other instances deleted and taken over.",
+	                    st_takeovers);
+	write_store_counter(out, sh, "tokend_ssm_write_backs_total",
+	                    "Values fetched without the lease written back to SSM.",
+	                    st_write_backs);
+	write_store_counter(out, sh, "tokend_ssm_busy_waits_total",
+	                    "Reads repeated later because SSM was busy.", st_busy_waits);
 	write_store_counter(out, sh, "tokend_ssm_records_ignored_total",
 	                    "SSM parameter values tokend could not use (to be replaced).",
 	                    st_ignored);

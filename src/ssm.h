@@ -149,8 +149,9 @@ struct ssm_call *ssm_delete_parameter(struct ssm_client *client, const char *nam
  * is in time). timeout_ms <= 0 keeps the client's. */
 void ssm_call_set_timeout(struct ssm_call *call, int64_t timeout_ms);
 /* How urgent a call is when the process's SSM budget is short (the
- * adaptive client-side rate limit): HOLDER calls (a lease holder's value
- * write and unlock) go first, LOW ones (a waiter's polls) last. */
+ * adaptive client-side rate limit): HOLDER calls (a lease holder's calls,
+ * a refresh's first read) are sent without waiting for a token, LOW ones
+ * (a waiter's polls) go last. */
 enum ssm_priority {
 	SSM_PRIO_LOW,
 	SSM_PRIO_NORMAL,

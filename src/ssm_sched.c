@@ -122,6 +122,12 @@ ssm_sched_enter(struct ssm_sched *s, struct ssm_sched_wait *w)
 
 	if (*pp == NULL && ssm_budget_take(&fam->budget, timeutil_mono_ms()) == 0)
 		return true;
+	/* A lease holder's calls and a refresh's first read are never held
+	 * back by the adaptive wait (a fleet's budgets shrink together and a
+	 * queued read would miss the value's deadline); throttled answers
+	 * still slow them through the call's backoff. */
+	if (w->prio == SSM_PRIO_HOLDER)
+		return true;
 	s->stats->budget_waits[w->family]++;
 	while (*pp != NULL && (*pp)->prio >= w->prio)
 		pp = &(*pp)->next;

@@ -11,66 +11,38 @@
 #include <unistd.h>
 
 #include "secret.h"
+#include "store_ssm_int.h"
 #include "ssm.h"
 #include "timeutil.h"
 #include "xalloc.h"
 
-#define POLL_MS       1000 /* lock waiters read the parameter this often */
-#define LOCK_SLACK_MS 5000
-
-#define slog_warn(s, ...)  log_write(LOG_WARNING, "token", (s)->def->name, __VA_ARGS__)
-#define slog_info(s, ...)  log_write(LOG_INFO, "token", (s)->def->name, __VA_ARGS__)
-#define slog_debug(s, ...) log_write(LOG_DEBUG, "token", (s)->def->name, __VA_ARGS__)
-
-struct store {
-	const struct token_def *def;
-	struct ssm_client *ssm;
-	struct token_source inner;
-	char *lock_name;
-	char owner[128]; /* HOST/PID */
-	token_fetch_done_fn *done;
-	void *arg;
-
-	struct ssm_call *call;
-	struct event *timer;
-	bool inner_busy;
-	bool locked;           /* we hold NAME.lock */
-	bool waiting;          /* another instance holds it */
-	bool fallback;         /* SSM failed during this fetch: no write */
-	int64_t wait_until_ms; /* give up waiting (AWS clock) */
-	int64_t held_exp_ms;   /* expiry of the last value handed out, 0: none */
-	int64_t warned_version;
-	char budget_warned[STORE_SSM_MONTH_LEN];
-	struct token_result result; /* the inner fetch's, until handed out */
-	struct store_ssm_stats stats;
-};
-
-static void start_read(struct store *s);
-static void take_lock(struct store *s);
 static void start_inner(struct store *s);
-static void unlock_and_deliver(struct store *s);
 
-/* Every SSM call of a token gets the token's request_timeout: a slow SSM
- * must not hold the token longer than a slow issuer would. */
-static struct ssm_call *
-bounded(const struct store *s, struct ssm_call *call)
+/* Every SSM call of a token gets the token's request_timeout (a slow SSM
+ * must not hold the token longer than a slow issuer would), a priority in
+ * the process's SSM budget and a deadline for its busy retries: the
+ * holder's calls until its lease ends, the others' until the fetch's
+ * deadline (at most the client's default span from now). */
+struct ssm_call *
+store_ssm_sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
 {
+	int64_t now = timeutil_mono_ms();
+	int64_t dl = s->locked ? s->lease_end_mono
+	             : s->bg   ? now + SSM_DEFAULT_DEADLINE_MS
+	                       : s->deadline_mono;
+
+	if (!s->locked && dl > now + SSM_DEFAULT_DEADLINE_MS)
+		dl = now + SSM_DEFAULT_DEADLINE_MS;
+	if (dl < now + 500)
+		dl = now + 500; /* past the deadline: one short try */
 	ssm_call_set_timeout(call, s->def->request_timeout_ms);
+	ssm_call_set_priority(call, prio);
+	ssm_call_set_deadline(call, dl);
 	return call;
 }
 
-static int64_t
-lock_span_ms(const struct store *s)
-{
-	int64_t timeout =
-	        s->def->request_timeout_ms > 0 ? s->def->request_timeout_ms : 10000;
-
-	/* The holder's inner fetch and its write must fit. */
-	return 2 * timeout + LOCK_SLACK_MS;
-}
-
-static uint32_t
-rnd32(void)
+uint32_t
+store_ssm_rnd32(void)
 {
 	uint32_t r = 0;
 
@@ -79,23 +51,61 @@ rnd32(void)
 	return r;
 }
 
-static void
-deliver(struct store *s, struct token_result *res)
+/* When to stop waiting for SSM or another instance and call the issuer:
+ * cold (nothing held), after ssm_cold_wait; warm, early enough before the
+ * held value stops being served for the issuer to answer (a third of what
+ * is left, between 1 s and request_timeout). */
+static int64_t
+fetch_deadline(const struct store *s)
 {
-	if (res->err.code == ERR_OK)
+	int64_t mono = timeutil_mono_ms(), left, reserve;
+
+	if (s->held_exp_ms <= 0)
+		return mono + s->def->ssm_cold_wait_ms;
+	left = s->held_exp_ms - s->held_min_remaining_ms - timeutil_wall_ms();
+	if (left <= 0)
+		return mono;
+	reserve = left / 3;
+	if (reserve > s->def->request_timeout_ms)
+		reserve = s->def->request_timeout_ms;
+	if (reserve < 1000)
+		reserve = 1000;
+	return mono + (left > reserve ? left - reserve : 0);
+}
+
+void
+store_ssm_deliver(struct store *s, struct token_result *res)
+{
+	struct token_timing timing;
+
+	if (res->err.code == ERR_OK) {
 		s->held_exp_ms = res->expires_at_ms;
+		token_timing_derive(s->def, res->expires_at_ms - res->issued_at_ms,
+		                    &timing);
+		s->held_min_remaining_ms = timing.min_remaining_ms;
+	}
 	s->waiting = false;
 	s->fallback = false;
 	/* done may start the next fetch: nothing of res is used after. */
 	s->done(res, s->arg);
 }
 
-static void
-fall_back(struct store *s, const struct err *why)
+void
+store_ssm_fall_back(struct store *s, const struct err *why, bool unusable)
 {
 	s->stats.fallbacks++;
+	if (unusable) {
+		s->stats.fallbacks_unusable++;
+	} else {
+		s->stats.fallbacks_deadline++;
+		s->write_back = true; /* SSM was only busy: share the value */
+	}
 	s->fallback = true;
-	slog_warn(s, "%s; fetching without SSM (fallback %llu)", why->msg,
+	s->waiting = false;
+	slog_warn(s, "%s; fetching without SSM (%s, fallback %llu)", why->msg,
+	          unusable             ? "unusable"
+	          : s->held_exp_ms > 0 ? "warm deadline"
+	                               : "cold deadline",
 	          (unsigned long long)s->stats.fallbacks);
 	start_inner(s);
 }
@@ -123,6 +133,47 @@ ignore_value(struct store *s, int64_t version, const char *why)
 	          s->def->ssm_parameter, (long long)version, why);
 }
 
+/* The record's claimed expiry, capped by what the token itself says (a
+ * JWT's exp, an IAM token's X-Amz-Date + X-Amz-Expires): a record is
+ * never served past its token's own end. */
+static void
+cap_expiry(struct store_ssm_record *rec)
+{
+	int64_t iat = 0, exp = 0;
+
+	if (store_ssm_record_token_expiry(rec->token, &iat, &exp) == 0 && exp > 0 &&
+	    exp < rec->expires_at_ms)
+		rec->expires_at_ms = exp;
+}
+
+static int
+decode(struct store *s, const struct ssm_parameter *p, struct store_ssm_record *rec)
+{
+	struct err e = { 0 };
+	int rc;
+
+	if (s->def->ssm_format == SSM_FORMAT_JSON)
+		rc = store_ssm_record_decode_json(p->value, rec, &e);
+	else
+		rc = store_ssm_record_decode_value(p->value, NULL, rec, &e);
+	if (rc == -1) {
+		ignore_value(s, p->version, e.msg);
+		return -1;
+	}
+	cap_expiry(rec);
+	if (rec->expires_at_ms - timeutil_wall_ms() > MAX_LIFETIME_MS) {
+		ignore_value(s, p->version, "an implausible lifetime");
+		store_ssm_record_clear(rec);
+		return -1;
+	}
+	if (rec->issued_at_ms <= 0 || rec->issued_at_ms >= rec->expires_at_ms)
+		rec->issued_at_ms = p->last_modified_ms > 0 && p->last_modified_ms <
+		                                                       rec->expires_at_ms
+		                            ? p->last_modified_ms
+		                            : rec->expires_at_ms - 1000;
+	return 0;
+}
+
 /* Adopts the parameter's value if it may be served; false otherwise. */
 static bool
 try_adopt(struct store *s, const struct ssm_parameter *p)
@@ -130,23 +181,11 @@ try_adopt(struct store *s, const struct ssm_parameter *p)
 	struct store_ssm_record rec;
 	struct token_timing timing;
 	struct token_result res;
-	struct err e = { 0 };
 	enum store_ssm_verdict v;
-	int rc;
 
-	if (s->def->ssm_format == SSM_FORMAT_JSON)
-		rc = store_ssm_record_decode_json(p->value, &rec, &e);
-	else
-		rc = store_ssm_record_decode_value(p->value, NULL, &rec, &e);
-	if (rc == -1) {
-		ignore_value(s, p->version, e.msg);
+	if (decode(s, p, &rec) == -1)
 		return false;
-	}
-	if (rec.issued_at_ms <= 0 || rec.issued_at_ms >= rec.expires_at_ms)
-		rec.issued_at_ms =
-		        p->last_modified_ms > 0 && p->last_modified_ms < rec.expires_at_ms
-		                ? p->last_modified_ms
-		                : rec.expires_at_ms - 1000;
+	s->stored_exp_ms = rec.expires_at_ms;
 	note_mints(s, &rec.mints);
 	token_timing_derive(s->def, rec.expires_at_ms - rec.issued_at_ms, &timing);
 	v = store_ssm_record_judge(&rec, s->def->type, timeutil_wall_ms(), s->held_exp_ms,
@@ -177,39 +216,55 @@ try_adopt(struct store *s, const struct ssm_parameter *p)
 static void
 on_poll_timer(evutil_socket_t fd, short what, void *arg)
 {
-	start_read(arg);
+	store_ssm_read(arg);
 }
 
-static void
-wait_for_holder(struct store *s)
+/* Reads again after the waiter's interval (growing, jittered, never past
+ * the deadline by more than a few milliseconds). */
+void
+store_ssm_poll_later(struct store *s)
 {
-	int64_t delay = POLL_MS * 3 / 4 + (int64_t)(rnd32() % (POLL_MS / 2));
-	struct timeval tv = { (time_t)(delay / 1000),
-		              (suseconds_t)(delay % 1000) * 1000 };
+	int64_t delay =
+	        s->poll_ms * 3 / 4 + (int64_t)(store_ssm_rnd32() % (s->poll_ms / 2 + 1));
+	int64_t left = s->deadline_mono - timeutil_mono_ms();
+	struct timeval tv;
 
+	if (delay > left)
+		delay = left > 0 ? left : 0;
+	tv.tv_sec = (time_t)(delay / 1000);
+	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	s->poll_ms = s->poll_ms * 3 / 2 > POLL_MAX_MS ? POLL_MAX_MS : s->poll_ms * 3 / 2;
 	evtimer_add(s->timer, &tv);
 }
 
-static void on_lock_read(const struct ssm_result *res, void *arg);
+/* SSM failed a call of a non-holder: busy is waited out (polling again)
+ * until the deadline; unusable, or the deadline passed, calls the issuer. */
+void
+store_ssm_failed(struct store *s, const struct ssm_result *res)
+{
+	if (!ssm_result_busy(res)) {
+		store_ssm_fall_back(s, &res->err, true);
+		return;
+	}
+	if (timeutil_mono_ms() >= s->deadline_mono) {
+		store_ssm_fall_back(s, &res->err, false);
+		return;
+	}
+	s->stats.busy_waits++;
+	slog_debug(s, "%s; SSM is busy, reading again", res->err.msg);
+	store_ssm_poll_later(s);
+}
 
-/* The value read was not adopted: what comes next depends on the lock. */
+/* The value read was not adopted: what comes next depends on the lease. */
 static void
 after_no_adopt(struct store *s)
 {
-	struct err e = { 0 };
-
-	if (s->def->coordinate == COORDINATE_NONE || s->locked) {
+	if (s->def->coordinate == COORDINATE_NONE || s->locked)
 		start_inner(s);
-	} else if (!s->waiting) {
-		take_lock(s);
-	} else if (ssm_client_now_ms(s->ssm) > s->wait_until_ms) {
-		err_set(&e, ERR_TIMEOUT, "ssm %s: waited too long for another instance",
-		        s->lock_name);
-		fall_back(s, &e);
-	} else {
-		s->call = bounded(s, ssm_get_parameter(s->ssm, s->lock_name, false,
-		                                       on_lock_read, s));
-	}
+	else
+		/* The lock is read before it is taken: a Put costs the scarcer
+		 * write quota, and a live lease needs none. */
+		store_ssm_lease_read(s);
 }
 
 static void
@@ -218,115 +273,34 @@ on_read(const struct ssm_result *res, void *arg)
 	struct store *s = arg;
 
 	s->call = NULL;
+	s->first_read = false;
 	if (res->err.code == ERR_OK) {
 		if (try_adopt(s, &res->param)) {
-			unlock_and_deliver(s);
+			store_ssm_lease_release(s);
 			return;
 		}
 	} else if (res->err.code != ERR_NOTFOUND) {
 		if (s->locked) {
-			/* The lock is ours: fetch, write and release it. */
+			/* The lease is ours: fetch, write and release it. */
 			start_inner(s);
 			return;
 		}
-		fall_back(s, &res->err);
+		store_ssm_failed(s, res);
 		return;
 	}
 	after_no_adopt(s);
 }
 
-static void
-start_read(struct store *s)
+void
+store_ssm_read(struct store *s)
 {
-	s->call = bounded(
-	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s));
-}
+	/* A refresh's first read and the holder's go ahead of polls. */
+	enum ssm_priority prio =
+	        s->locked || s->first_read ? SSM_PRIO_HOLDER : SSM_PRIO_LOW;
 
-static void
-on_stale_deleted(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->call = NULL;
-	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND) {
-		fall_back(s, &res->err);
-		return;
-	}
-	take_lock(s);
-}
-
-static void
-on_lock_read(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-	char owner[128] = "";
-	int64_t until_s = 0;
-
-	s->call = NULL;
-	if (res->err.code == ERR_NOTFOUND) {
-		take_lock(s); /* released: ours for the taking */
-		return;
-	}
-	if (res->err.code != ERR_OK) {
-		fall_back(s, &res->err);
-		return;
-	}
-	/* An unreadable lock is treated as stale (until 0). */
-	(void)store_ssm_record_lock_decode(res->param.value, owner, sizeof(owner),
-	                                   &until_s, NULL);
-	if (ssm_client_now_ms(s->ssm) / 1000 > until_s) {
-		slog_warn(s, "ssm %s: lock of %s expired; deleting it", s->lock_name,
-		          owner[0] ? owner : "?");
-		s->call = bounded(s, ssm_delete_parameter(s->ssm, s->lock_name,
-		                                          on_stale_deleted, s));
-		return;
-	}
-	wait_for_holder(s);
-}
-
-static void
-on_lock(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->call = NULL;
-	if (res->err.code == ERR_OK) {
-		s->locked = true;
-		s->waiting = false;
-		/* Another holder may have written between our read and now. */
-		start_read(s);
-		return;
-	}
-	if (res->err.code != ERR_EXISTS) {
-		fall_back(s, &res->err);
-		return;
-	}
-	if (!s->waiting) {
-		s->waiting = true;
-		s->stats.lock_waits++;
-		s->wait_until_ms = ssm_client_now_ms(s->ssm) + 2 * lock_span_ms(s);
-		slog_debug(s, "ssm %s: another instance is refreshing; waiting",
-		           s->lock_name);
-	}
-	s->call = bounded(
-	        s, ssm_get_parameter(s->ssm, s->lock_name, false, on_lock_read, s));
-}
-
-static void
-take_lock(struct store *s)
-{
-	int64_t until_s = (ssm_client_now_ms(s->ssm) + lock_span_ms(s)) / 1000;
-	char *value = store_ssm_record_lock_encode(s->owner, until_s);
-	struct ssm_put put = {
-		.name = s->lock_name,
-		.value = value,
-		.type = "String",
-		.overwrite = false,
-		.description = "tokend refresh lock",
-	};
-
-	s->call = bounded(s, ssm_put_parameter(s->ssm, &put, on_lock, s));
-	free(value);
+	s->call = store_ssm_sent(
+	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s),
+	        prio);
 }
 
 static void
@@ -345,35 +319,6 @@ check_budget(struct store *s)
 }
 
 static void
-on_unlocked(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-	struct token_result out;
-
-	s->call = NULL;
-	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND)
-		slog_warn(s, "%s; the lock expires on its own", res->err.msg);
-	s->locked = false;
-	out = s->result;
-	memset(&s->result, 0, sizeof(s->result));
-	deliver(s, &out);
-}
-
-static void
-unlock_and_deliver(struct store *s)
-{
-	struct ssm_result none;
-
-	if (s->locked) {
-		s->call = bounded(
-		        s, ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s));
-		return;
-	}
-	memset(&none, 0, sizeof(none));
-	on_unlocked(&none, s);
-}
-
-static void
 on_written(const struct ssm_result *res, void *arg)
 {
 	struct store *s = arg;
@@ -381,13 +326,14 @@ on_written(const struct ssm_result *res, void *arg)
 	s->call = NULL;
 	if (res->err.code == ERR_OK) {
 		s->stats.writes++;
+		s->stored_exp_ms = s->result.expires_at_ms;
 		slog_debug(s, "persisted to ssm %s version %lld", s->def->ssm_parameter,
 		           (long long)res->version);
 	} else {
 		s->stats.write_failures++;
 		slog_warn(s, "%s; the value is served but not persisted", res->err.msg);
 	}
-	unlock_and_deliver(s);
+	store_ssm_lease_release(s);
 }
 
 /* The value to persist, or NULL with err when it cannot be. */
@@ -422,12 +368,13 @@ encode_result(struct store *s, const struct token_result *r, char *desc, size_t 
 	return value;
 }
 
-static void
-write_result(struct store *s)
+/* PutParameter of r, answered to cb. */
+static struct ssm_call *
+put_value(struct store *s, const struct token_result *r, ssm_done_fn *cb,
+          enum ssm_priority prio, struct err *e)
 {
 	char desc[96];
-	struct err e = { 0 };
-	char *value = encode_result(s, &s->result, desc, sizeof(desc), &e);
+	char *value = encode_result(s, r, desc, sizeof(desc), e);
 	struct ssm_put put = {
 		.name = s->def->ssm_parameter,
 		.value = value,
@@ -439,17 +386,76 @@ write_result(struct store *s)
 		.tier = s->def->ssm_tier,
 		.description = desc,
 	};
+	struct ssm_call *call;
 
-	if (value == NULL) {
-		struct ssm_result failed;
-
-		memset(&failed, 0, sizeof(failed));
-		failed.err = e;
-		on_written(&failed, s);
-		return;
-	}
-	s->call = bounded(s, ssm_put_parameter(s->ssm, &put, on_written, s));
+	if (value == NULL)
+		return NULL;
+	call = store_ssm_sent(s, ssm_put_parameter(s->ssm, &put, cb, s), prio);
 	secret_free_str(value);
+	return call;
+}
+
+static void
+write_result(struct store *s)
+{
+	struct ssm_result failed;
+
+	memset(&failed, 0, sizeof(failed));
+	/* The holder's write goes first and is retried while its lease lasts. */
+	s->call = put_value(s, &s->result, on_written, SSM_PRIO_HOLDER, &failed.err);
+	if (s->call == NULL)
+		on_written(&failed, s);
+}
+
+static void
+drop_write_back(struct store *s)
+{
+	ssm_call_cancel(s->bg_call);
+	s->bg_call = NULL;
+	secret_unref(s->wb.value);
+	memset(&s->wb, 0, sizeof(s->wb));
+}
+
+static void
+on_written_back(const struct ssm_result *res, void *arg)
+{
+	struct store *s = arg;
+
+	s->bg_call = NULL;
+	if (res->err.code == ERR_OK) {
+		s->stats.writes++;
+		s->stats.write_backs++;
+		if (s->wb.expires_at_ms > s->stored_exp_ms)
+			s->stored_exp_ms = s->wb.expires_at_ms;
+		slog_info(s, "wrote the value fetched without the lease back to ssm %s",
+		          s->def->ssm_parameter);
+	} else {
+		s->stats.write_failures++;
+		slog_warn(s, "%s; the value fetched without the lease is not shared",
+		          res->err.msg);
+	}
+	s->bg = false;
+	drop_write_back(s);
+}
+
+/* Serve first: the value fetched without the lease (SSM busy) is handed
+ * out at once; it is written back after, in its own call with the
+ * client's default deadline, when it outlives the stored one. */
+static void
+start_write_back(struct store *s)
+{
+	struct err e = { 0 };
+
+	drop_write_back(s);
+	s->wb = s->result;
+	s->wb.value = secret_ref(s->result.value);
+	s->bg = true; /* store_ssm_sent: not the fetch's deadline */
+	s->bg_call = put_value(s, &s->wb, on_written_back, SSM_PRIO_NORMAL, &e);
+	s->bg = false;
+	if (s->bg_call == NULL) {
+		slog_warn(s, "%s; the value is served but not persisted", e.msg);
+		drop_write_back(s);
+	}
 }
 
 static void
@@ -466,8 +472,13 @@ on_inner(struct token_result *res, void *arg)
 		                            &s->stats.mints);
 		check_budget(s);
 	}
+	/* A value fetched without the lease while SSM was only busy is
+	 * written back when it outlives the stored one (re-convergence). */
+	if (res->err.code == ERR_OK && s->fallback && s->write_back &&
+	    s->result.expires_at_ms > s->stored_exp_ms)
+		start_write_back(s);
 	if (res->err.code != ERR_OK || s->fallback)
-		unlock_and_deliver(s);
+		store_ssm_lease_release(s);
 	else
 		write_result(s);
 }
@@ -493,19 +504,29 @@ static int
 store_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 {
 	struct store *s = impl;
+	int64_t spread =
+	        s->started ? 0 : (int64_t)(store_ssm_rnd32() % (START_SPREAD_MS + 1));
+	struct timeval tv = { (time_t)(spread / 1000),
+		              (suseconds_t)(spread % 1000) * 1000 };
 
 	s->done = done;
 	s->arg = arg;
-	s->waiting = s->fallback = s->locked = false;
-	/* ssm calls answer from the loop, never from here. */
-	start_read(s);
+	s->waiting = s->fallback = s->write_back = s->locked = false;
+	s->first_read = true;
+	s->lease.nonce[0] = '\0';
+	s->poll_ms = POLL_FIRST_MS;
+	s->deadline_mono = fetch_deadline(s);
+	/* The first read of a fleet started together is spread over a few
+	 * seconds; every read answers from the loop, never from here. */
+	s->started = true;
+	evtimer_add(s->timer, &tv);
 	return 0;
 }
 
 static void
 on_abandoned_unlock(const struct ssm_result *res, void *arg)
 {
-	/* Nothing waits for it: a failure leaves a lock that expires. */
+	/* Nothing waits for it: a failure leaves a lease that runs out. */
 }
 
 static void
@@ -521,9 +542,15 @@ store_cancel(void *impl)
 	s->inner_busy = false;
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
+	drop_write_back(s);
+	/* Cancelled mid-lease (reload, shutdown): released without the
+	 * re-read; at worst another's fresh lock goes and one more instance
+	 * refreshes. */
 	if (s->locked)
-		(void)bounded(s, ssm_delete_parameter(s->ssm, s->lock_name,
-		                                      on_abandoned_unlock, NULL));
+		(void)store_ssm_sent(s,
+		                     ssm_delete_parameter(s->ssm, s->lock_name,
+		                                          on_abandoned_unlock, NULL),
+		                     SSM_PRIO_HOLDER);
 	s->locked = s->waiting = false;
 }
 

@@ -2,21 +2,27 @@
  * and fleet coordination (DESIGN.md "Persistence in SSM Parameter Store",
  * "Many instances, one issuer call"), and ssm: secret references.
  *
- * store_ssm_wrap puts a token source behind the same vtable. One fetch:
- *  1. GetParameter: a persisted value that is well-formed, of this type and
- *     fresh enough (store_ssm_record_judge) is handed back as it is
- *     (origin TOKEN_ORIGIN_SSM) without calling the issuer. A malformed,
- *     expired or wrong-type value is ignored with one warning and replaced
- *     by the next write.
- *  2. coordinate = ssm-lock: PutParameter NAME.lock (Overwrite=false). If
- *     another instance holds it, poll the token parameter about every
- *     second until a fresher value appears (adopted) or the lock's "until"
- *     passes (the stale lock is deleted and taken). The holder reads the
- *     parameter once more, calls the inner source, writes the value and
- *     deletes the lock, also when the inner fetch failed.
+ * store_ssm_wrap puts a token source behind the same vtable. One fetch
+ * (the protocol and its bounds: docs/architecture.md "Fleet coordination"):
+ *  1. GetParameter (the first of a fleet started together spread over
+ *     START_SPREAD_MS): a persisted value that is well-formed, of this
+ *     type and fresh enough (store_ssm_record_judge, its expiry capped by
+ *     the token's own) is handed back as it is (origin TOKEN_ORIGIN_SSM).
+ *  2. coordinate = ssm-lock: a lease NAME.lock {owner, nonce, until},
+ *     PutParameter Overwrite=false. Held by another: poll the parameter
+ *     (interval growing from 0.5 s to 4 s, jittered) until a fresher value
+ *     appears or the lease is stale (judged on the skew-corrected clock,
+ *     "until" bounded by its LastModifiedDate); a stale lease is read
+ *     again and deleted only if unchanged, then taken. The holder reads
+ *     once more, calls the inner source, writes the value and releases
+ *     the lease after checking its nonce, retrying busy answers first in
+ *     the SSM budget until its lease runs out.
  *     coordinate = none: the inner fetch, then the write.
- *  3. SSM unusable (unreachable, denied, throttled beyond the retries):
- *     the inner source alone, one warning, counted in fallbacks.
+ *  3. SSM busy (throttled, 5xx, timeouts) is waited out; the issuer is
+ *     called without the lease only when SSM is unusable (no route, TLS,
+ *     denied, KMS, signature) or at the fetch's deadline: cold, after
+ *     ssm_cold_wait; warm, before the held value stops being served.
+ *     Such a value is written back when it outlives the stored one.
  * A write that fails (too large for the tier, denied...) is logged and
  * counted; the value is served all the same: persistence never stops
  * serving. The value is written before it is handed to the token table,
@@ -43,8 +49,13 @@ struct store_ssm_stats {
 	uint64_t issuer_calls;  /* of those, values the issuer minted */
 	uint64_t writes;        /* values persisted */
 	uint64_t write_failures;
-	uint64_t fallbacks;           /* SSM unusable: the wrapped source alone */
-	uint64_t lock_waits;          /* another instance held the lock */
+	uint64_t fallbacks;           /* the wrapped source without the lease: */
+	uint64_t fallbacks_unusable;  /* ... SSM unusable (no route, denied, KMS) */
+	uint64_t fallbacks_deadline;  /* ... SSM busy or the lease held too long */
+	uint64_t lock_waits;          /* another instance held the lease */
+	uint64_t busy_waits;          /* SSM busy: read again later */
+	uint64_t takeovers;           /* stale leases deleted and taken */
+	uint64_t write_backs;         /* values fetched without the lease, shared */
 	uint64_t ignored;             /* malformed, expired or wrong-type values seen */
 	struct store_ssm_mints mints; /* this month's issuer calls, fleet-wide */
 };

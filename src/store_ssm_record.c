@@ -284,33 +284,39 @@ store_ssm_record_check_size(const char *param, const char *tier, size_t len,
 }
 
 char *
-store_ssm_record_lock_encode(const char *owner, int64_t until_s)
+store_ssm_record_lock_encode(const struct store_ssm_lock *lock)
 {
 	struct ssm_wire_buf b = { 0 };
 
 	ssm_wire_buf_add_str(&b, "{\"owner\":");
-	ssm_wire_buf_add_json(&b, owner);
+	ssm_wire_buf_add_json(&b, lock->owner);
+	ssm_wire_buf_add_str(&b, ",\"nonce\":");
+	ssm_wire_buf_add_json(&b, lock->nonce);
 	ssm_wire_buf_add_str(&b, ",\"until\":");
-	ssm_wire_buf_add_int(&b, until_s);
+	ssm_wire_buf_add_int(&b, lock->until_s);
 	ssm_wire_buf_add_str(&b, "}");
 	return ssm_wire_buf_take(&b);
 }
 
 int
-store_ssm_record_lock_decode(const char *value, char *owner, size_t owner_size,
-                             int64_t *until_s, struct err *err)
+store_ssm_record_lock_decode(const char *value, struct store_ssm_lock *out,
+                             struct err *err)
 {
 	json_t *doc = json_loads(value, 0, NULL);
 	json_t *until = json_object_get(doc, "until");
 	int64_t ms;
 	int rc = -1;
 
+	memset(out, 0, sizeof(*out));
 	if (!json_is_object(doc) || !json_seconds(until, &ms)) {
 		err_set(err, ERR_PARSE, "lock: not {\"owner\":...,\"until\":EPOCH_S}");
 		goto out;
 	}
-	*until_s = ms / 1000;
-	copy_str(owner, owner_size, json_string_value(json_object_get(doc, "owner")));
+	out->until_s = ms / 1000;
+	copy_str(out->owner, sizeof(out->owner),
+	         json_string_value(json_object_get(doc, "owner")));
+	copy_str(out->nonce, sizeof(out->nonce),
+	         json_string_value(json_object_get(doc, "nonce")));
 	rc = 0;
 out:
 	json_decref(doc);

@@ -85,10 +85,19 @@ enum store_ssm_verdict store_ssm_record_judge(const struct store_ssm_record *r,
 int store_ssm_record_check_size(const char *param, const char *tier, size_t len,
                                 struct err *err);
 
-/* The fleet lock's value: {"owner":"HOST/PID","until":EPOCH_S}. */
-char *store_ssm_record_lock_encode(const char *owner, int64_t until_s);
-int store_ssm_record_lock_decode(const char *value, char *owner, size_t owner_size,
-                                 int64_t *until_s, struct err *err);
+/* The fleet lease's value: {"owner":"HOST/PID","nonce":HEX,"until":EPOCH_S}.
+ * The nonce (random per lease) tells a holder its own lock apart from
+ * another's, also when its PutParameter's answer was lost; a lock without
+ * one (older tokend) decodes with nonce "". */
+#define STORE_SSM_NONCE_LEN 33 /* 16 random bytes in hex and a NUL */
+struct store_ssm_lock {
+	char owner[128];
+	char nonce[STORE_SSM_NONCE_LEN];
+	int64_t until_s;
+};
+char *store_ssm_record_lock_encode(const struct store_ssm_lock *lock);
+int store_ssm_record_lock_decode(const char *value, struct store_ssm_lock *out,
+                                 struct err *err);
 
 /* "YYYY-MM" of now_ms (UTC). */
 void store_ssm_record_month(int64_t now_ms, char out[STORE_SSM_MONTH_LEN]);

@@ -105,7 +105,11 @@ def fallbacks_from_metrics(samples):
         total = sum(v for _, _, v in dedicated)
         reasons = [lab.get("reason", "") for _, lab, _ in dedicated]
         if any(reasons):
-            thr = sum(v for _, lab, v in dedicated if "throttl" in lab.get("reason", ""))
+            # reason="deadline": SSM was busy (throttled) or the lease held
+            # until the token's deadline; "unusable" is not throttling.
+            thr = sum(v for _, lab, v in dedicated
+                      if lab.get("reason", "") in ("deadline", "busy")
+                      or "throttl" in lab.get("reason", ""))
         else:
             thr = total
         return total, thr

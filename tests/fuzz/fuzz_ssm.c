@@ -103,8 +103,8 @@ fuzz_record(const char *description, const char *body)
 	static const struct token_timing timing = { 3600000, 360000, 60000 };
 	struct store_ssm_record rec;
 	struct err err;
-	char owner[128];
-	int64_t until_s, iat, exp;
+	struct store_ssm_lock lock;
+	int64_t iat, exp;
 
 	if (store_ssm_record_decode_json(body, &rec, &err) == 0) {
 		check_round_trip(&rec);
@@ -120,8 +120,8 @@ fuzz_record(const char *description, const char *body)
 		                             &timing);
 	store_ssm_record_clear(&rec);
 	(void)store_ssm_record_token_expiry(body, &iat, &exp);
-	if (store_ssm_record_lock_decode(body, owner, sizeof(owner), &until_s, &err) == 0)
-		check_code(owner, sizeof(owner));
+	if (store_ssm_record_lock_decode(body, &lock, &err) == 0)
+		check_code(lock.owner, sizeof(lock.owner));
 }
 
 int

@@ -239,10 +239,14 @@ def test_ssm_calls_outcomes_and_events(issuer, ssm, tokend_factory):
         assert sent >= finished
         assert value(series, "tokend_ssm_throttles_total", op=op) == 0
     assert value(series, "tokend_ssm_retries_total") == 0
-    for name in ("tokend_ssm_values_adopted_total", "tokend_ssm_fallbacks_total",
-                 "tokend_ssm_lock_waits_total", "tokend_ssm_records_ignored_total"):
+    for name in ("tokend_ssm_values_adopted_total", "tokend_ssm_lock_waits_total",
+                 "tokend_ssm_records_ignored_total", "tokend_ssm_lease_takeovers_total",
+                 "tokend_ssm_write_backs_total", "tokend_ssm_busy_waits_total"):
         assert families[name] == "counter"
         assert value(series, name, token="api") == 0, name
+    assert families["tokend_ssm_fallbacks_total"] == "counter"
+    for reason in ("unusable", "deadline"):
+        assert value(series, "tokend_ssm_fallbacks_total", token="api", reason=reason) == 0
     assert value(series, "tokend_ssm_store_writes_total", token="api",
                  result="failed") == 0
     assert value(series, "tokend_fleet_issuer_calls_this_month", token="api") >= 1

@@ -24,7 +24,8 @@
 //   calls            recent calls: t, op, result, status, name, akid
 //   fault {kind, count?, fraction?, op?, …}  kinds: throttle,
 //                    too_many_updates (PutParameter only), status {status},
-//                    access_denied, delay {ms}, reset, invalid_json
+//                    access_denied, delay {ms}, reset, invalid_json,
+//                    drop_answer (the operation is done, the socket closed)
 //   clear_faults · reset (counters and calls)
 //   clock {offset_s} emulator time = now + offset (Date header and window)
 //   parameter {name} read a parameter, plaintext and all versions
@@ -59,7 +60,7 @@ const flags = parseFlags({
 
 const creds = new CredStore(flags.credentials, flags['credentials-file']);
 const store = new SsmStore(flags.region || 'us-east-1');
-const faults = new Faults(['throttle', 'too_many_updates', 'status', 'access_denied', 'delay', 'reset', 'invalid_json']);
+const faults = new Faults(['throttle', 'too_many_updates', 'status', 'access_denied', 'delay', 'reset', 'invalid_json', 'drop_answer']);
 const state = { offsetMs: 0, counts: {}, calls: new History(1000) };
 const limits = new RateLimits({
 	GetParameter: 'get',
@@ -166,6 +167,13 @@ async function handleApi(req, res) {
 			return;
 		}
 		const f = faults.take(op);
+		if (f && f.kind === 'drop_answer') {
+			// The operation takes effect, its answer is lost on the way.
+			OPS[op](input, now());
+			count(call, 'dropped', 0);
+			req.socket.destroy();
+			return;
+		}
 		if (f && await applyFault(f, op, req, res, call))
 			return;
 		const out = OPS[op](input, now());

@@ -237,29 +237,27 @@ END_TEST
 
 START_TEST(test_lock)
 {
-	char *v = store_ssm_record_lock_encode("host-a/42", 1800000000);
-	char owner[64];
-	int64_t until = 0;
+	struct store_ssm_lock in = { .owner = "host-a/42",
+		                     .nonce = "00ff",
+		                     .until_s = 1800000000 };
+	char *v = store_ssm_record_lock_encode(&in);
+	struct store_ssm_lock l;
 	struct err e = { 0 };
 
-	ck_assert_str_eq(v, "{\"owner\":\"host-a/42\",\"until\":1800000000}");
-	ck_assert_int_eq(
-	        store_ssm_record_lock_decode(v, owner, sizeof(owner), &until, &e), 0);
-	ck_assert_str_eq(owner, "host-a/42");
-	ck_assert_int_eq(until, 1800000000);
+	ck_assert_str_eq(
+	        v, "{\"owner\":\"host-a/42\",\"nonce\":\"00ff\",\"until\":1800000000}");
+	ck_assert_int_eq(store_ssm_record_lock_decode(v, &l, &e), 0);
+	ck_assert_str_eq(l.owner, "host-a/42");
+	ck_assert_str_eq(l.nonce, "00ff");
+	ck_assert_int_eq(l.until_s, 1800000000);
 	secret_free_str(v);
-	ck_assert_int_eq(store_ssm_record_lock_decode("{\"until\":1.8E9}", owner,
-	                                              sizeof(owner), &until, &e),
-	                 0);
-	ck_assert_int_eq(until, 1800000000);
-	ck_assert_str_eq(owner, "");
-	ck_assert_int_eq(store_ssm_record_lock_decode("{\"owner\":\"x\"}", owner,
-	                                              sizeof(owner), &until, &e),
-	                 -1);
+	ck_assert_int_eq(store_ssm_record_lock_decode("{\"until\":1.8E9}", &l, &e), 0);
+	ck_assert_int_eq(l.until_s, 1800000000);
+	ck_assert_str_eq(l.owner, "");
+	ck_assert_str_eq(l.nonce, "");
+	ck_assert_int_eq(store_ssm_record_lock_decode("{\"owner\":\"x\"}", &l, &e), -1);
 	ck_assert_int_eq(e.code, ERR_PARSE);
-	ck_assert_int_eq(
-	        store_ssm_record_lock_decode("garbage", owner, sizeof(owner), &until, &e),
-	        -1);
+	ck_assert_int_eq(store_ssm_record_lock_decode("garbage", &l, &e), -1);
 }
 END_TEST
 

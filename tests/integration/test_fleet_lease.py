@@ -1,0 +1,183 @@
+"""The fleet lease NAME.lock against faults: a holder that crashed, a lock
+claiming a far future, a lost PutParameter answer, an instance whose clock
+is off from SSM's, a poisoned record, and SSM busy (throttling) that must
+never send an instance to the issuer.
+
+Each planted lock is a real record in the SSM emulator; the instance under
+test must serve its first token within the bound the protocol promises
+(docs/architecture.md "Fleet coordination") and call the issuer once.
+"""
+
+import base64
+import json
+import re
+import time
+
+import harness
+
+PARAM = "/tokend/lease/api"
+LOCK = PARAM + ".lock"
+SECRET_ENV = "TOKEND_TEST_CLIENT_SECRET"
+# request_timeout 2s: a lease spans 2*2+5 = 9 s; a far-future "until" is
+# stale 2*9 s after its LastModifiedDate (+2 s skew slack).
+CONF = """
+[daemon]
+socket = {{socket}}
+startup_timeout = 60s
+
+[aws]
+region = us-east-1
+
+[token "api"]
+type = oauth2
+token_url = {url}
+client_id = {client_id}
+client_secret = env:{env}
+ssm_parameter = {param}
+request_timeout = 2s
+ssm_cold_wait = {cold}
+"""
+
+
+def start(ssm, issuer, tokend_factory, cold="60s"):
+    env = harness.aws_env(ssm=ssm, static=ssm)
+    env[SECRET_ENV] = issuer.client_secret
+    config = CONF.format(url=issuer.token_url, client_id=issuer.client_id, env=SECRET_ENV,
+                         param=PARAM, cold=cold)
+    return tokend_factory(config, env=env, wait_ready=False)
+
+
+def served(t):
+    try:
+        status, body = t.get_json("/v1/tokens/api")
+    except OSError:  # not listening yet
+        return None
+    if status != 200 or not body:
+        return None
+    assert body["expires_at"] > time.time(), f"an expired token was served: {body}"
+    return body
+
+
+def metric(t, name, **labels):
+    """The sample of name with exactly these labels (token="api" added)."""
+    _, _, body = t.request("GET", "/metrics")
+    want = {"token": "api", **labels}
+    for line in body.decode().splitlines():
+        m = re.match(r'^(\w+)\{(.*)\} (\S+)$', line)
+        if m and m.group(1) == name and \
+                dict(re.findall(r'(\w+)="([^"]*)"', m.group(2))) == want:
+            return float(m.group(3))
+    raise AssertionError(f"no {name} {want}")
+
+
+def first_token_after(t, timeout):
+    began = time.monotonic()
+    harness.wait_for(lambda: served(t), timeout=timeout, interval=0.1,
+                     message=f"no token within {timeout} s")
+    return time.monotonic() - began
+
+
+def plant_lock(ssm, until_s, owner="dead-host/1", nonce="0123456789abcdef"):
+    ssm.put_parameter(LOCK, json.dumps({"owner": owner, "nonce": nonce, "until": until_s}),
+                      type="String")
+
+
+def test_crashed_holder_lease_is_taken_over(ssm, issuer, tokend_factory):
+    plant_lock(ssm, int(time.time()) + 4)
+    t = start(ssm, issuer, tokend_factory)
+    took = first_token_after(t, 30)
+    # Not before the lease (+ skew slack) ran out, well before cold_wait.
+    assert 4 <= took <= 20, took
+    assert issuer.count() == 1
+    log = t.log_text()
+    assert "taking it over" in log and "dead-host/1" in log, log
+    assert "fetching without SSM" not in log
+    harness.wait_for(lambda: ssm.parameter(LOCK) is None, message="our lease stayed")
+    assert metric(t, "tokend_ssm_lease_takeovers_total") == 1
+    assert metric(t, "tokend_ssm_lock_waits_total") == 1
+
+
+def test_far_future_lock_is_stale_after_a_bounded_span(ssm, issuer, tokend_factory):
+    plant_lock(ssm, int(time.time()) + 10 * 365 * 86400)
+    t = start(ssm, issuer, tokend_factory)
+    took = first_token_after(t, 45)
+    # 2 * 9 s after the lock's LastModifiedDate, +2 s slack, + polling.
+    assert 15 <= took <= 30, took
+    assert issuer.count() == 1
+    assert "taking it over" in t.log_text()
+    assert "fetching without SSM" not in t.log_text()
+
+
+def test_lost_put_answer_is_recognised_by_the_nonce(ssm, issuer, tokend_factory):
+    # The lock's PutParameter is done but its answer is lost; the client's
+    # resend finds it existing: the nonce says it is ours, no waiting.
+    ssm.fault("drop_answer", count=1, op="PutParameter")
+    t = start(ssm, issuer, tokend_factory)
+    took = first_token_after(t, 30)
+    assert took < 6, f"waited {took:.1f} s on our own lease"
+    assert ssm.counts("PutParameter").get("dropped", 0) == 1
+    assert issuer.count() == 1
+    assert "taking it over" not in t.log_text()
+    harness.wait_for(lambda: ssm.parameter(LOCK) is None, message="our lease stayed")
+
+
+def test_skewed_instance_judges_on_the_ssm_clock(ssm, issuer, tokend_factory):
+    # SSM's clock is 300 s ahead of this host's. The planted lease ran out
+    # 100 s ago on SSM's clock but not on ours: judged on the measured skew,
+    # it is stale now, long before the far-future bound (18 s).
+    ssm.set_clock_offset(300)
+    plant_lock(ssm, int(time.time()) + 200)
+    t = start(ssm, issuer, tokend_factory)
+    took = first_token_after(t, 30)
+    assert took < 12, f"{took:.1f} s: the lease was judged on the local clock"
+    assert issuer.count() == 1
+    assert "taking it over" in t.log_text()
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_poisoned_record_is_not_adopted(ssm, issuer, tokend_factory):
+    # The record claims an hour; the JWT inside expired a minute ago.
+    now = int(time.time())
+    jwt = ".".join([b64({"alg": "RS256", "typ": "JWT"}),
+                    b64({"sub": "x", "iat": now - 3600, "exp": now - 60}), "c2ln"])
+    record = {"v": 1, "token": jwt, "token_type": "Bearer", "expires_at": now + 3600,
+              "issued_at": now - 10, "type": "oauth2", "writer": "poison/1"}
+    ssm.put_parameter(PARAM, json.dumps(record), type="SecureString")
+    t = start(ssm, issuer, tokend_factory)
+    first_token_after(t, 30)
+    assert served(t)["token"] != jwt
+    assert issuer.count() == 1
+    assert "ignored" in t.log_text()
+
+
+def test_throttling_never_calls_the_issuer_early(ssm, issuer, tokend_factory):
+    # Every GetParameter throttled for a while: the instance waits (busy is
+    # backpressure), then SSM recovers and the one issuer call goes through
+    # the lease; nothing falls back.
+    ssm.fault("throttle", count=12, op="GetParameter")
+    t = start(ssm, issuer, tokend_factory, cold="40s")
+    first_token_after(t, 45)
+    assert issuer.count() == 1
+    log = t.log_text()
+    assert "fetching without SSM" not in log, log
+    assert ssm.counts("GetParameter").get("ThrottlingException", 0) >= 12
+    harness.wait_for(lambda: ssm.parameter(PARAM) is not None, message="not persisted")
+    assert metric(t, "tokend_ssm_busy_waits_total") >= 1
+    for reason in ("unusable", "deadline"):
+        assert metric(t, "tokend_ssm_fallbacks_total", reason=reason) == 0
+
+
+def test_cold_wait_bounds_a_busy_ssm(ssm, issuer, tokend_factory):
+    # SSM throttles every call: after ssm_cold_wait the issuer is called
+    # (a deadline fallback), never earlier.
+    ssm.fault("throttle", fraction=1.0)
+    t = start(ssm, issuer, tokend_factory, cold="4s")
+    took = first_token_after(t, 30)
+    assert 3 <= took <= 15, took
+    assert issuer.count() == 1
+    assert "cold deadline" in t.log_text()
+    assert metric(t, "tokend_ssm_fallbacks_total", reason="deadline") == 1
+    assert metric(t, "tokend_ssm_fallbacks_total", reason="unusable") == 0
