@@ -1,7 +1,8 @@
 """private_key_jwt (RFC 7523 §2.2) against oidc-provider (tests/servers/oidc.mjs),
 a certified OAuth 2.0 server that verifies the assertion with the public key
 in the client's registered jwks: RS256, PS256 and ES256 assertions obtain a
-token; an assertion signed with a key the server does not know is refused,
+token; an assertion signed with a key the server does not know, a replayed
+one and one that expired (tokend's clock ten minutes behind) are refused,
 and the refusal is reported as permanent. RFC 8705 mutual TLS against the
 same server behind a node https front that asks for client certificates:
 tls_client_auth (CA-issued, subject DN bound) and self_signed_tls_client_auth
@@ -12,14 +13,20 @@ import base64
 import hashlib
 import http.client
 import json
+import os
 import re
+import shutil
 import ssl
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 import harness
 from test_oauth2_oidc import OIDC, RESOURCE, jwt_claims, summary, wait_failure, wait_token
+
+TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
 ALGS = {"RS256": ["rsa", "-pkeyopt", "rsa_keygen_bits:2048"],
         "PS256": ["rsa", "-pkeyopt", "rsa_keygen_bits:2048"],
@@ -307,3 +314,41 @@ def test_mtls_with_certificate_and_key_in_one_ssm_parameter(mtls_server, ssm,
     tokend = tokend_factory(conf, env=harness.aws_env(ssm=ssm, static=ssm))
     doc = wait_token(tokend)
     assert jwt_claims(doc["token"])["client_id"] == "mtls-ca"
+
+
+def test_a_replayed_private_key_assertion_is_refused(keys_server, tokend_factory,
+                                                     leak_secrets):
+    server, keys = keys_server
+    tokend = tokend_factory(config(server, "ES256", keys["ES256"]))
+    wait_token(tokend)
+    req = server.control("requests")["requests"][-1]
+    leak_secrets.add(req["assertion"])
+    body = ("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth"
+            "%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + req["assertion"])
+    status, _, answer = server.request("POST", "/token", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 401 and b"invalid_client" in answer, (status, answer)
+    detail = server.control("requests")["requests"][-1]["detail"]
+    assert detail == "client assertion tokens must only be used once", detail
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs cc for the clock shim")
+def test_an_expired_private_key_assertion_is_refused_and_reported(keys_server, tokend_factory,
+                                                                  tmp_path):
+    # tokend's wall clock ten minutes behind (tests/tools/clockshift.c): its
+    # assertion expired before it was sent, and the server says so.
+    server, keys = keys_server
+    shim = tmp_path / "clockshift.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(shim),
+                    str(TOOLS / "clockshift.c"), "-ldl"], check=True)
+    offset = tmp_path / "clock-offset"
+    offset.write_text("-600\n")
+    env = {"LD_PRELOAD": str(shim), "CLOCKSHIFT_FILE": str(offset),
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    tokend = tokend_factory(config(server, "RS256", keys["RS256"]), env=env)
+    s = wait_failure(tokend, r"issuer answered 401 invalid_client.*permanent")
+    assert s["version"] == 0, s
+    req = server.control("requests")["requests"][-1]
+    claims = jwt_claims(req["assertion"])
+    assert claims["exp"] < time.time(), claims
+    assert "expired" in req["detail"] or "exp" in req["detail"], req["detail"]
