@@ -77,18 +77,6 @@ log_level_parse(const char *s, int *priority)
 	return -1;
 }
 
-int
-log_format_parse(const char *s, enum log_format *format)
-{
-	if (strcmp(s, "text") == 0)
-		*format = LOG_FORMAT_TEXT;
-	else if (strcmp(s, "json") == 0)
-		*format = LOG_FORMAT_JSON;
-	else
-		return -1;
-	return 0;
-}
-
 bool
 log_enabled(int priority)
 {

@@ -23,7 +23,6 @@ void log_setup(enum log_format format, int max_priority);
 
 /* Parses "error|warn|warning|notice|info|debug"; 0 or -1 if unknown. */
 int log_level_parse(const char *s, int *priority);
-int log_format_parse(const char *s, enum log_format *format);
 bool log_enabled(int priority);
 
 /* One line; ctx_key/ctx name the object the line speaks of ("token",
