@@ -117,7 +117,11 @@ def test_account_limits_delay_a_burst_without_fallback(ssm, issuer, tokend_facto
     throttled = ssm.limits()
     assert m['tokend_ssm_throttles_total{op="GetParameter"}'] >= 1, (m, throttled)
     assert m['tokend_ssm_calls_total{op="GetParameter",result="ok"}'] == n
-    assert m['tokend_ssm_calls_total{op="GetParameter",result="throttled"}'] == 0
+    # A read whose deadline came while throttled ends busy and is read
+    # again (on a loaded machine the floor of 0.5/s makes that happen):
+    # backpressure, never a fallback to the issuer.
+    fallbacks = sum(v for k, v in m.items() if k.startswith("tokend_ssm_fallbacks_total"))
+    assert fallbacks == 0, m
     # The budget shrank below the rate the burst was sent at, and the
     # requests that found it short waited on a timer.
     rate = m['tokend_ssm_budget_rate{family="read"}']
