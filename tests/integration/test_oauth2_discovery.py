@@ -250,7 +250,8 @@ def test_discovery_under_valgrind(oidc_factory, disco, tmp_path, tokend_bin):
     replaced, then SIGTERM: no valgrind error, no definite or indirect leak."""
     import shutil
     vg = shutil.which("valgrind")
-    if vg is None or os.environ.get("TOKEND_SANITIZERS"):
+    from test_valgrind import asan_build
+    if vg is None or os.environ.get("TOKEND_SANITIZERS") or asan_build(tokend_bin):
         pytest.skip("valgrind is not installed, or a sanitizer build")
     log = tmp_path / "valgrind.log"
     wrapper = tmp_path / "tokend-vg"
