@@ -350,8 +350,9 @@ install(struct token *tok, struct token_result *res, int64_t now, int64_t boot_e
 	err_clear(&tok->last_error);
 	tok->timing = t;
 	tok->state = TOKEN_VALID;
-	delay = token_refresh_delay(now, now + life_left(tok, now), &t,
-	                            table_rnd32(tok->table));
+	delay = token_refresh_delay(
+	        now, now + life_left(tok, now), &t,
+	        tok->source.ops->spreads_refresh ? UINT32_MAX : table_rnd32(tok->table));
 	timer_arm(tok->timer, delay);
 	timer_arm(tok->expiry_timer, serve_left(tok, now));
 	log_new_value(tok, now, delay, carried);
@@ -441,14 +442,20 @@ token_refresh_now(struct token *tok, struct err *err)
 	if (!tok->table->started)
 		return err_set(err, ERR_UNAVAILABLE, "token %s is not started",
 		               tok->name);
-	if (tok->fetching)
+	if (tok->fetching) {
+		/* The fetch under way may be waiting its turn in a fleet. */
+		if (tok->source.ops->urgent != NULL)
+			tok->source.ops->urgent(tok->source.impl);
 		return err_set(err, ERR_EXISTS, "a refresh of %s is already under way",
 		               tok->name);
+	}
 	if (now < tok->retry_not_before_ms)
 		return err_set(err, ERR_THROTTLED,
 		               "the issuer of %s asked to wait %" PRId64 " ms more",
 		               tok->name, tok->retry_not_before_ms - now);
 	tlog_info(tok, "refresh requested");
+	if (tok->source.ops->urgent != NULL)
+		tok->source.ops->urgent(tok->source.impl);
 	token_fetch(tok);
 	if (!tok->fetching) {
 		if (err != NULL)

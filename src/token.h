@@ -87,6 +87,14 @@ struct token_source_ops {
 	void (*free)(void *impl);
 	/* Optional: why the last start_fetch returned -1. */
 	void (*start_error)(void *impl, struct err *err);
+	/* Optional: a caller waits for this fetch now (a forced refresh):
+	 * the fetch under way, or the next one, starts without any delay. */
+	void (*urgent)(void *impl);
+	/* The source spreads a fleet's refreshes itself (store_ssm: the
+	 * instance that wrote the shared value first, the others after it):
+	 * the refresh timer fires at the earliest point of the jitter window
+	 * instead of a random one. */
+	bool spreads_refresh;
 };
 
 struct token_source {
