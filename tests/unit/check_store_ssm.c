@@ -1,12 +1,13 @@
 /* check_store_ssm.c - what tokend keeps in SSM: both value formats, the
- * adoption decision, the fleet lock, the monthly mint count, and ssm:
- * secret references' JSON keys. */
+ * adoption decision, the fleet lock, the monthly mint count, ssm: secret
+ * references' JSON keys, and when a fleet's instances read (pace). */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "secret.h"
+#include "store_ssm_pace.h"
 #include "store_ssm_record.h"
 #include "store_ssm_secrets.h"
 
@@ -363,6 +364,91 @@ START_TEST(test_secret_value)
 }
 END_TEST
 
+/* A 30 s value: refresh_before 10 s, jitter 3 s, min_remaining 3 s. */
+static const struct deadline_case {
+	int64_t now, held_exp, cold_wait, timeout, want;
+} deadline_cases[] = {
+	{ 1000, 0, 8000, 10000, 8000 },       /* cold: ssm_cold_wait */
+	{ 17000, 30000, 8000, 10000, 6667 },  /* 10 s left: a third kept back */
+	{ 25500, 30000, 8000, 10000, 500 },   /* 1.5 s left: 1 s kept back */
+	{ 26500, 30000, 8000, 10000, 0 },     /* 0.5 s left: under the reserve */
+	{ 40000, 30000, 8000, 10000, 0 },     /* past: now */
+	{ 0, 3600000, 8000, 10000, 3587000 }, /* 1 h: request_timeout kept back */
+};
+
+START_TEST(test_pace_deadline)
+{
+	const struct deadline_case *c = &deadline_cases[_i];
+
+	ck_assert_int_eq(store_ssm_pace_deadline(c->now, c->held_exp, 3000, c->cold_wait,
+	                                         c->timeout),
+	                 c->want);
+}
+END_TEST
+
+static struct store_ssm_pace_turn
+turn_at(int64_t now, bool leader, bool known)
+{
+	struct store_ssm_pace_turn t = {
+		.now_ms = now,
+		.held_exp_ms = 30000,
+		.t = { .refresh_before_ms = 10000,
+		       .jitter_ms = 3000,
+		       .min_remaining_ms = 3000 },
+		.leader = leader,
+		.leader_known = known,
+	};
+
+	t.deadline_in_ms = store_ssm_pace_deadline(now, 30000, 3000, 8000, 10000);
+	return t;
+}
+
+START_TEST(test_pace_first_read)
+{
+	/* The refresh timer fires at 17 s; the deadline is 23.67 s. */
+	struct store_ssm_pace_turn t = turn_at(17000, false, true);
+	int64_t lo = store_ssm_pace_first_read(&t, 0);
+	int64_t hi = store_ssm_pace_first_read(&t, UINT32_MAX);
+	int64_t mid = store_ssm_pace_first_read(&t, UINT32_MAX / 2);
+
+	/* Followers: after the leader's second, up to a second before the
+	 * deadline, spread evenly. */
+	ck_assert_int_eq(lo, 1000);
+	ck_assert_int_eq(hi, 6667 - 1000);
+	ck_assert_int_ge(mid, (lo + hi) / 2 - 1);
+	ck_assert_int_le(mid, (lo + hi) / 2 + 1);
+	/* The leader, and a fleet whose value names no writer, start now. */
+	t = turn_at(17000, true, true);
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, UINT32_MAX), 0);
+	t = turn_at(17000, false, false);
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, 0), 0);
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, UINT32_MAX), 5667);
+	/* Nothing held: now. */
+	t = turn_at(17000, false, true);
+	t.held_exp_ms = 0;
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, UINT32_MAX), 0);
+	/* Late (a retry after a failure): what is left of the window. */
+	t = turn_at(21000, false, true);
+	ck_assert_int_ge(store_ssm_pace_first_read(&t, 0), 0);
+	ck_assert_int_le(store_ssm_pace_first_read(&t, UINT32_MAX),
+	                 t.deadline_in_ms - STORE_SSM_PACE_MARGIN_MS);
+	/* Past the window: now. */
+	t = turn_at(25000, false, true);
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, UINT32_MAX), 0);
+}
+END_TEST
+
+START_TEST(test_pace_settle_shrinks)
+{
+	/* A window of 2 s: the leader's turn is a quarter of it, not 1 s. */
+	struct store_ssm_pace_turn t = turn_at(17000, false, true);
+
+	t.deadline_in_ms = 3000;
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, 0), 500);
+	ck_assert_int_eq(store_ssm_pace_first_read(&t, UINT32_MAX), 2000);
+}
+END_TEST
+
 int main(void);
 
 int
@@ -383,6 +469,9 @@ main(void)
 	tcase_add_test(tc, test_month);
 	tcase_add_loop_test(tc, test_size, 0, N(size_cases));
 	tcase_add_loop_test(tc, test_secret_value, 0, N(secret_cases));
+	tcase_add_loop_test(tc, test_pace_deadline, 0, N(deadline_cases));
+	tcase_add_test(tc, test_pace_first_read);
+	tcase_add_test(tc, test_pace_settle_shrinks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
