@@ -31,6 +31,9 @@
 #include "token.h"
 #include "xalloc.h"
 
+#define ONCE_DRAIN_MS      10000
+#define ONCE_DRAIN_STEP_MS 20
+
 static int
 make_inner_source(struct daemon *d, const struct token_def *def, struct token_source *src,
                   struct err *err)
@@ -99,6 +102,30 @@ update_status(struct daemon *d)
 	}
 }
 
+/* A value is served before it is written (store_ssm_write.c): --once
+ * waits for the writes and lease releases under way, up to
+ * ONCE_DRAIN_MS, so that it exits with its values persisted. */
+static void
+on_once_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	size_t n = token_table_count(d->tokens);
+	bool busy = false;
+	struct timeval tv = { 0, ONCE_DRAIN_STEP_MS * 1000 };
+
+	for (size_t i = 0; i < n && !busy; i++)
+		busy = store_ssm_persisting(&token_table_at(d->tokens, i)->source);
+	if (busy && d->once_waits++ < ONCE_DRAIN_MS / ONCE_DRAIN_STEP_MS) {
+		evtimer_add(d->once_timer, &tv);
+		return;
+	}
+	if (busy)
+		log_warn("--once: exiting with a write to SSM still under way");
+	/* loopexit, not loopbreak: this may run before the loop starts (no
+	 * tokens), and a break set then is forgotten. */
+	event_base_loopexit(d->base, NULL);
+}
+
 /* tokend --once: one line per token on stdout, for init containers and
  * cron; the exit code says whether every token is valid. */
 static void
@@ -123,9 +150,10 @@ finish_once(struct daemon *d)
 	}
 	fflush(stdout);
 	d->exit_code = valid == n ? 0 : 1;
-	/* loopexit, not loopbreak: this may run before the loop starts (no
-	 * tokens), and a break set then is forgotten. */
-	event_base_loopexit(d->base, NULL);
+	d->once_timer = evtimer_new(d->base, on_once_drain, d);
+	if (d->once_timer == NULL)
+		abort(); /* out of memory, as xmalloc */
+	on_once_drain(-1, 0, d);
 }
 
 static void
@@ -640,6 +668,8 @@ daemon_fini(struct daemon *d)
 		event_free(d->startup_timer);
 	if (d->watchdog_timer != NULL)
 		event_free(d->watchdog_timer);
+	if (d->once_timer != NULL)
+		event_free(d->once_timer);
 	if (d->sigterm != NULL)
 		event_free(d->sigterm);
 	if (d->sigint != NULL)

@@ -21,10 +21,12 @@ struct daemon {
 	struct token_table *tokens;
 	struct server *server;
 	struct clockstep *clock; /* NULL when the kernel has no such timer */
-	int listen_fd; /* the listener socket activation passed, else -1 */
+	int listen_fd;           /* the listener socket activation passed, else -1 */
 
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
+	struct event *once_timer; /* --once: waits for the stores' writes */
+	int once_waits;
 	struct config *pending; /* a reload waiting for its ssm: secrets */
 	/* A SIGHUP came while start-up or a reload was still resolving ssm:
 	 * secrets: it runs when they are done, never beside them. */
@@ -36,7 +38,7 @@ struct daemon {
 	int exit_code;
 };
 
-#define DAEMON_ONCE 0x1 /* no socket: obtain every token, print, exit 0/1 */
+#define DAEMON_ONCE  0x1 /* no socket: obtain every token, print, exit 0/1 */
 #define DAEMON_CHECK 0x2 /* --check-config: build everything, start nothing */
 
 /* Builds everything from cfg (ownership of cfg passes to d, also on

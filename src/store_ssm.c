@@ -12,6 +12,7 @@
 
 #include "secret.h"
 #include "store_ssm_int.h"
+#include "store_ssm_pace.h"
 #include "ssm.h"
 #include "timeutil.h"
 #include "xalloc.h"
@@ -20,25 +21,32 @@ static void start_inner(struct store *s);
 
 /* Every SSM call of a token gets the token's request_timeout (a slow SSM
  * must not hold the token longer than a slow issuer would), a priority in
- * the process's SSM budget and a deadline for its busy retries: the
- * holder's calls until its lease ends, the others' until the fetch's
- * deadline (at most the client's default span from now). */
+ * the process's SSM budget and a deadline for its busy retries. */
+struct ssm_call *
+store_ssm_sent_until(const struct store *s, struct ssm_call *call, enum ssm_priority prio,
+                     int64_t deadline_mono)
+{
+	int64_t now = timeutil_mono_ms();
+
+	if (deadline_mono < now + 500)
+		deadline_mono = now + 500; /* past the deadline: one short try */
+	ssm_call_set_timeout(call, s->def->request_timeout_ms);
+	ssm_call_set_priority(call, prio);
+	ssm_call_set_deadline(call, deadline_mono);
+	return call;
+}
+
+/* A fetch's call: the holder's until its lease ends, the others' until
+ * the fetch's deadline (at most the client's default span from now). */
 struct ssm_call *
 store_ssm_sent(const struct store *s, struct ssm_call *call, enum ssm_priority prio)
 {
 	int64_t now = timeutil_mono_ms();
-	int64_t dl = s->locked ? s->lease_end_mono
-	             : s->bg   ? now + SSM_DEFAULT_DEADLINE_MS
-	                       : s->deadline_mono;
+	int64_t dl = s->locked ? s->lease_end_mono : s->deadline_mono;
 
 	if (!s->locked && dl > now + SSM_DEFAULT_DEADLINE_MS)
 		dl = now + SSM_DEFAULT_DEADLINE_MS;
-	if (dl < now + 500)
-		dl = now + 500; /* past the deadline: one short try */
-	ssm_call_set_timeout(call, s->def->request_timeout_ms);
-	ssm_call_set_priority(call, prio);
-	ssm_call_set_deadline(call, dl);
-	return call;
+	return store_ssm_sent_until(s, call, prio, dl);
 }
 
 uint32_t
@@ -51,41 +59,49 @@ store_ssm_rnd32(void)
 	return r;
 }
 
-/* When to stop waiting for SSM or another instance and call the issuer:
- * cold (nothing held), after ssm_cold_wait; warm, early enough before the
- * held value stops being served for the issuer to answer (a third of what
- * is left, between 1 s and request_timeout). */
+/* When to stop waiting for SSM or another instance and call the issuer,
+ * in ms from now (store_ssm_pace_deadline). */
 static int64_t
-fetch_deadline(const struct store *s)
+deadline_in(const struct store *s)
 {
-	int64_t mono = timeutil_mono_ms(), left, reserve;
+	return store_ssm_pace_deadline(
+	        timeutil_wall_ms(), s->held_exp_ms, s->held_timing.min_remaining_ms,
+	        s->def->ssm_cold_wait_ms, s->def->request_timeout_ms);
+}
 
-	if (s->held_exp_ms <= 0)
-		return mono + s->def->ssm_cold_wait_ms;
-	left = s->held_exp_ms - s->held_min_remaining_ms - timeutil_wall_ms();
-	if (left <= 0)
-		return mono;
-	reserve = left / 3;
-	if (reserve > s->def->request_timeout_ms)
-		reserve = s->def->request_timeout_ms;
-	if (reserve < 1000)
-		reserve = 1000;
-	return mono + (left > reserve ? left - reserve : 0);
+/* The first read's delay: spread over START_SPREAD_MS for a fleet started
+ * together; none when a caller waits (urgent); else the follower's turn
+ * (store_ssm_pace_first_read). */
+static int64_t
+first_read_delay(struct store *s, int64_t deadline_ms)
+{
+	struct store_ssm_pace_turn turn = {
+		.now_ms = timeutil_wall_ms(),
+		.held_exp_ms = s->held_exp_ms,
+		.t = s->held_timing,
+		.deadline_in_ms = deadline_ms,
+		.leader = strcmp(s->stored_writer, s->owner) == 0,
+		.leader_known = s->stored_writer[0] != '\0',
+	};
+
+	if (!s->started)
+		return (int64_t)(store_ssm_rnd32() % (START_SPREAD_MS + 1));
+	if (s->urgent)
+		return 0;
+	return store_ssm_pace_first_read(&turn, store_ssm_rnd32());
 }
 
 void
 store_ssm_deliver(struct store *s, struct token_result *res)
 {
-	struct token_timing timing;
-
 	if (res->err.code == ERR_OK) {
 		s->held_exp_ms = res->expires_at_ms;
 		token_timing_derive(s->def, res->expires_at_ms - res->issued_at_ms,
-		                    &timing);
-		s->held_min_remaining_ms = timing.min_remaining_ms;
+		                    &s->held_timing);
 	}
 	s->waiting = false;
 	s->fallback = false;
+	s->fetching = false;
 	/* done may start the next fetch: nothing of res is used after. */
 	s->done(res, s->arg);
 }
@@ -161,6 +177,8 @@ decode(struct store *s, const struct ssm_parameter *p, struct store_ssm_record *
 		return -1;
 	}
 	cap_expiry(rec);
+	/* Whoever wrote the stored value leads the fleet's next refresh. */
+	snprintf(s->stored_writer, sizeof(s->stored_writer), "%s", rec->writer);
 	if (rec->expires_at_ms - timeutil_wall_ms() > MAX_LIFETIME_MS) {
 		ignore_value(s, p->version, "an implausible lifetime");
 		store_ssm_record_clear(rec);
@@ -261,6 +279,10 @@ after_no_adopt(struct store *s)
 {
 	if (s->def->coordinate == COORDINATE_NONE || s->locked)
 		start_inner(s);
+	else if (s->waiting && timeutil_mono_ms() < s->seen_lease_end_mono)
+		/* The lease seen is live: only its holder's value is waited
+		 * for, the lock is read again once it may have gone stale. */
+		store_ssm_lease_wait(s);
 	else
 		/* The lock is read before it is taken: a Put costs the scarcer
 		 * write quota, and a live lease needs none. */
@@ -276,7 +298,7 @@ on_read(const struct ssm_result *res, void *arg)
 	s->first_read = false;
 	if (res->err.code == ERR_OK) {
 		if (try_adopt(s, &res->param)) {
-			store_ssm_lease_release(s);
+			store_ssm_persist(s, false); /* and release a lease taken */
 			return;
 		}
 	} else if (res->err.code != ERR_NOTFOUND) {
@@ -298,6 +320,11 @@ store_ssm_read(struct store *s)
 	enum ssm_priority prio =
 	        s->locked || s->first_read ? SSM_PRIO_HOLDER : SSM_PRIO_LOW;
 
+	if (s->first_read && store_ssm_bg_busy(s)) {
+		/* The last fetch's write or release first: read what it wrote. */
+		s->read_deferred = true;
+		return;
+	}
 	s->call = store_ssm_sent(
 	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s),
 	        prio);
@@ -319,146 +346,6 @@ check_budget(struct store *s)
 }
 
 static void
-on_written(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->call = NULL;
-	if (res->err.code == ERR_OK) {
-		s->stats.writes++;
-		s->stored_exp_ms = s->result.expires_at_ms;
-		slog_debug(s, "persisted to ssm %s version %lld", s->def->ssm_parameter,
-		           (long long)res->version);
-	} else {
-		s->stats.write_failures++;
-		slog_warn(s, "%s; the value is served but not persisted", res->err.msg);
-	}
-	store_ssm_lease_release(s);
-}
-
-/* The value to persist, or NULL with err when it cannot be. */
-static char *
-encode_result(struct store *s, const struct token_result *r, char *desc, size_t size,
-              struct err *err)
-{
-	struct store_ssm_record rec;
-	char *value;
-
-	memset(&rec, 0, sizeof(rec));
-	if (s->def->ssm_format == SSM_FORMAT_VALUE) {
-		value = xstrdup(r->value->data);
-		store_ssm_record_description(r->expires_at_ms, desc, size);
-	} else {
-		rec.token = r->value->data;
-		snprintf(rec.token_type, sizeof(rec.token_type), "%s", r->token_type);
-		rec.issued_at_ms = r->issued_at_ms;
-		rec.expires_at_ms = r->expires_at_ms;
-		snprintf(rec.type, sizeof(rec.type), "%s",
-		         store_ssm_record_type_name(s->def->type));
-		snprintf(rec.writer, sizeof(rec.writer), "%s", s->owner);
-		rec.mints = s->stats.mints;
-		value = store_ssm_record_encode_json(&rec);
-		snprintf(desc, size, "tokend token %s", s->def->name);
-	}
-	if (store_ssm_record_check_size(s->def->ssm_parameter, s->def->ssm_tier,
-	                                strlen(value), err) == -1) {
-		secret_free_str(value);
-		return NULL;
-	}
-	return value;
-}
-
-/* PutParameter of r, answered to cb. */
-static struct ssm_call *
-put_value(struct store *s, const struct token_result *r, ssm_done_fn *cb,
-          enum ssm_priority prio, struct err *e)
-{
-	char desc[96];
-	char *value = encode_result(s, r, desc, sizeof(desc), e);
-	struct ssm_put put = {
-		.name = s->def->ssm_parameter,
-		.value = value,
-		.type = s->def->ssm_type,
-		.key_id = strcmp(s->def->ssm_type, "SecureString") == 0
-		                  ? s->def->ssm_kms_key_id
-		                  : NULL,
-		.overwrite = true,
-		.tier = s->def->ssm_tier,
-		.description = desc,
-	};
-	struct ssm_call *call;
-
-	if (value == NULL)
-		return NULL;
-	call = store_ssm_sent(s, ssm_put_parameter(s->ssm, &put, cb, s), prio);
-	secret_free_str(value);
-	return call;
-}
-
-static void
-write_result(struct store *s)
-{
-	struct ssm_result failed;
-
-	memset(&failed, 0, sizeof(failed));
-	/* The holder's write goes first and is retried while its lease lasts. */
-	s->call = put_value(s, &s->result, on_written, SSM_PRIO_HOLDER, &failed.err);
-	if (s->call == NULL)
-		on_written(&failed, s);
-}
-
-static void
-drop_write_back(struct store *s)
-{
-	ssm_call_cancel(s->bg_call);
-	s->bg_call = NULL;
-	secret_unref(s->wb.value);
-	memset(&s->wb, 0, sizeof(s->wb));
-}
-
-static void
-on_written_back(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->bg_call = NULL;
-	if (res->err.code == ERR_OK) {
-		s->stats.writes++;
-		s->stats.write_backs++;
-		if (s->wb.expires_at_ms > s->stored_exp_ms)
-			s->stored_exp_ms = s->wb.expires_at_ms;
-		slog_info(s, "wrote the value fetched without the lease back to ssm %s",
-		          s->def->ssm_parameter);
-	} else {
-		s->stats.write_failures++;
-		slog_warn(s, "%s; the value fetched without the lease is not shared",
-		          res->err.msg);
-	}
-	s->bg = false;
-	drop_write_back(s);
-}
-
-/* Serve first: the value fetched without the lease (SSM busy) is handed
- * out at once; it is written back after, in its own call with the
- * client's default deadline, when it outlives the stored one. */
-static void
-start_write_back(struct store *s)
-{
-	struct err e = { 0 };
-
-	drop_write_back(s);
-	s->wb = s->result;
-	s->wb.value = secret_ref(s->result.value);
-	s->bg = true; /* store_ssm_sent: not the fetch's deadline */
-	s->bg_call = put_value(s, &s->wb, on_written_back, SSM_PRIO_NORMAL, &e);
-	s->bg = false;
-	if (s->bg_call == NULL) {
-		slog_warn(s, "%s; the value is served but not persisted", e.msg);
-		drop_write_back(s);
-	}
-}
-
-static void
 on_inner(struct token_result *res, void *arg)
 {
 	struct store *s = arg;
@@ -476,11 +363,9 @@ on_inner(struct token_result *res, void *arg)
 	 * written back when it outlives the stored one (re-convergence). */
 	if (res->err.code == ERR_OK && s->fallback && s->write_back &&
 	    s->result.expires_at_ms > s->stored_exp_ms)
-		start_write_back(s);
-	if (res->err.code != ERR_OK || s->fallback)
-		store_ssm_lease_release(s);
+		store_ssm_write_back(s);
 	else
-		write_result(s);
+		store_ssm_persist(s, res->err.code == ERR_OK && !s->fallback);
 }
 
 static void
@@ -500,33 +385,47 @@ start_inner(struct store *s)
 	on_inner(&res, s);
 }
 
+static void
+arm_first_read(struct store *s, int64_t delay)
+{
+	struct timeval tv = { (time_t)(delay / 1000),
+		              (suseconds_t)(delay % 1000) * 1000 };
+
+	evtimer_add(s->timer, &tv);
+}
+
 static int
 store_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 {
 	struct store *s = impl;
-	int64_t spread =
-	        s->started ? 0 : (int64_t)(store_ssm_rnd32() % (START_SPREAD_MS + 1));
-	struct timeval tv = { (time_t)(spread / 1000),
-		              (suseconds_t)(spread % 1000) * 1000 };
+	int64_t deadline = deadline_in(s);
 
 	s->done = done;
 	s->arg = arg;
+	s->fetching = true;
 	s->waiting = s->fallback = s->write_back = s->locked = false;
 	s->first_read = true;
 	s->lease.nonce[0] = '\0';
+	s->seen_lease_end_mono = 0;
 	s->poll_ms = POLL_FIRST_MS;
-	s->deadline_mono = fetch_deadline(s);
-	/* The first read of a fleet started together is spread over a few
-	 * seconds; every read answers from the loop, never from here. */
+	s->deadline_mono = timeutil_mono_ms() + deadline;
+	/* Every read answers from the loop, never from here. */
+	arm_first_read(s, first_read_delay(s, deadline));
 	s->started = true;
-	evtimer_add(s->timer, &tv);
+	s->urgent = false;
 	return 0;
 }
 
+/* A forced refresh: a first read still waiting its turn goes now. */
 static void
-on_abandoned_unlock(const struct ssm_result *res, void *arg)
+store_urgent(void *impl)
 {
-	/* Nothing waits for it: a failure leaves a lease that runs out. */
+	struct store *s = impl;
+
+	if (!s->fetching)
+		s->urgent = true; /* for the fetch about to start */
+	else if (s->first_read && s->call == NULL && evtimer_pending(s->timer, NULL))
+		arm_first_read(s, 0);
 }
 
 static void
@@ -542,16 +441,9 @@ store_cancel(void *impl)
 	s->inner_busy = false;
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
-	drop_write_back(s);
-	/* Cancelled mid-lease (reload, shutdown): released without the
-	 * re-read; at worst another's fresh lock goes and one more instance
-	 * refreshes. */
-	if (s->locked)
-		(void)store_ssm_sent(s,
-		                     ssm_delete_parameter(s->ssm, s->lock_name,
-		                                          on_abandoned_unlock, NULL),
-		                     SSM_PRIO_HOLDER);
-	s->locked = s->waiting = false;
+	store_ssm_lease_abandon(s); /* a lease the fetch held */
+	store_ssm_bg_cancel(s);     /* ... or the background work */
+	s->waiting = s->fetching = false;
 }
 
 static void
@@ -574,6 +466,8 @@ static const struct token_source_ops store_ops = {
 	.start_fetch = store_start_fetch,
 	.cancel = store_cancel,
 	.free = store_free,
+	.urgent = store_urgent,
+	.spreads_refresh = true,
 };
 
 int
@@ -611,6 +505,13 @@ store_ssm_stats(const struct token_source *src)
 	if (src == NULL || src->ops != &store_ops)
 		return NULL;
 	return &((const struct store *)src->impl)->stats;
+}
+
+bool
+store_ssm_persisting(const struct token_source *src)
+{
+	return src != NULL && src->ops == &store_ops &&
+	       store_ssm_bg_busy((const struct store *)src->impl);
 }
 
 bool

@@ -4,29 +4,32 @@
  *
  * store_ssm_wrap puts a token source behind the same vtable. One fetch
  * (the protocol and its bounds: docs/architecture.md "Fleet coordination"):
- *  1. GetParameter (the first of a fleet started together spread over
- *     START_SPREAD_MS): a persisted value that is well-formed, of this
- *     type and fresh enough (store_ssm_record_judge, its expiry capped by
- *     the token's own) is handed back as it is (origin TOKEN_ORIGIN_SSM).
+ *  1. GetParameter, when its turn comes (store_ssm_pace.h: spread over
+ *     START_SPREAD_MS at start-up; on a refresh at once for the instance
+ *     that wrote the stored value, later for the others; at once when
+ *     urgent): a persisted value that is well-formed, of this type and
+ *     fresh enough (store_ssm_record_judge, its expiry capped by the
+ *     token's own) is handed back as it is (origin TOKEN_ORIGIN_SSM).
  *  2. coordinate = ssm-lock: a lease NAME.lock {owner, nonce, until},
  *     PutParameter Overwrite=false. Held by another: poll the parameter
- *     (interval growing from 0.5 s to 4 s, jittered) until a fresher value
- *     appears or the lease is stale (judged on the skew-corrected clock,
- *     "until" bounded by its LastModifiedDate); a stale lease is read
- *     again and deleted only if unchanged, then taken. The holder reads
- *     once more, calls the inner source, writes the value and releases
- *     the lease after checking its nonce, retrying busy answers first in
- *     the SSM budget until its lease runs out.
- *     coordinate = none: the inner fetch, then the write.
+ *     (interval growing from 0.5 s to 4 s, jittered; the lock read again
+ *     only once the lease may be stale) until a fresher value appears or
+ *     the lease is stale (judged on the skew-corrected clock, "until"
+ *     bounded by its LastModifiedDate); a stale lease is read again and
+ *     deleted only if unchanged, then taken. The holder reads once more
+ *     and calls the inner source.
+ *     coordinate = none: the inner fetch.
  *  3. SSM busy (throttled, 5xx, timeouts) is waited out; the issuer is
  *     called without the lease only when SSM is unusable (no route, TLS,
  *     denied, KMS, signature) or at the fetch's deadline: cold, after
  *     ssm_cold_wait; warm, before the held value stops being served.
  *     Such a value is written back when it outlives the stored one.
+ *  4. Serve first: the value is handed to the token table, then written
+ *     and the lease released in the background (store_ssm_write.c),
+ *     retried first in the SSM budget until the lease runs out.
  * A write that fails (too large for the tier, denied...) is logged and
  * counted; the value is served all the same: persistence never stops
- * serving. The value is written before it is handed to the token table,
- * so that `tokend --once` exits with the value persisted.
+ * serving. `tokend --once` waits for the writes (store_ssm_persisting).
  * ssm: secret references are resolved by store_ssm_secrets.h.
  */
 #ifndef TOKEND_STORE_SSM_H
@@ -68,6 +71,11 @@ int store_ssm_wrap(const struct token_def *def, struct ssm_client *ssm,
 
 /* The counters of a wrapped source, NULL for any other source. */
 const struct store_ssm_stats *store_ssm_stats(const struct token_source *src);
+
+/* True while a value already handed out is still being written to SSM or
+ * its lease released (serve first, persist after); false for a source
+ * that is not wrapped. */
+bool store_ssm_persisting(const struct token_source *src);
 
 /* True when def->issuer_budget is set and this month's issuer calls
  * (fleet-wide, as last read from or written to the parameter) reached

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "ssm.h"
 #include "store_ssm.h"
+#include "token_sched.h"
 
 struct event;
 
@@ -36,6 +37,8 @@ struct store {
 	struct ssm_call *call;
 	struct event *timer;
 	bool inner_busy;
+	bool fetching;               /* between start_fetch and its answer */
+	bool urgent;                 /* a caller waits: no spread for the next fetch */
 	bool started;                /* a fetch ran before: no start-up spread */
 	bool first_read;             /* the refresh's first read is not yet answered */
 	bool locked;                 /* we hold the lease NAME.lock */
@@ -49,21 +52,31 @@ struct store {
 	int64_t stale_version;       /* the stale lock to delete, re-read first */
 	char stale_nonce[STORE_SSM_NONCE_LEN];
 	char seen_nonce[STORE_SSM_NONCE_LEN]; /* the holder waited for last */
-	int64_t held_exp_ms;           /* expiry of the last value handed out, 0: none */
-	int64_t held_min_remaining_ms; /* its min_remaining */
-	int64_t stored_exp_ms;         /* expiry of the value last seen in SSM */
+	char seen_owner[128];                 /* ... and its name, for the log */
+	int64_t seen_lease_end_mono;          /* ... when its lease may be stale */
+	int64_t held_exp_ms; /* expiry of the last value handed out, 0: none */
+	struct token_timing held_timing; /* its refresh timing */
+	int64_t stored_exp_ms;           /* expiry of the value last seen in SSM */
+	char stored_writer[128];         /* ... its writer: the fleet's leader */
 	int64_t warned_version;
 	char budget_warned[STORE_SSM_MONTH_LEN];
 	struct token_result result; /* the inner fetch's, until handed out */
-	struct ssm_call *bg_call;   /* a write-back, after the value was served */
-	struct token_result wb;     /* its value (a reference) */
-	bool bg;                    /* store_ssm_sent: a write-back's call */
+	/* After a value is handed out (store_ssm_write.c): the holder's write
+	 * and release, or a write-back, one call at a time. */
+	struct ssm_call *bg_call;
+	struct token_result wb;             /* the value written (a reference) */
+	bool bg_release;                    /* then release the lease ... */
+	char bg_nonce[STORE_SSM_NONCE_LEN]; /* ... of this nonce (set: still ours) */
+	int64_t bg_end_mono;                /* the calls' deadline */
+	bool read_deferred; /* the next fetch's first read waits for them */
 	struct store_ssm_stats stats;
 };
 
 /* store_ssm.c */
 struct ssm_call *store_ssm_sent(const struct store *s, struct ssm_call *call,
                                 enum ssm_priority prio);
+struct ssm_call *store_ssm_sent_until(const struct store *s, struct ssm_call *call,
+                                      enum ssm_priority prio, int64_t deadline_mono);
 /* The issuer without the lease: SSM unusable, or the deadline came. */
 void store_ssm_fall_back(struct store *s, const struct err *why, bool unusable);
 void store_ssm_failed(struct store *s, const struct ssm_result *res);
@@ -79,7 +92,22 @@ int64_t store_ssm_lease_span(const struct store *s);
 void store_ssm_lease_take(struct store *s);
 /* A waiter's look at the lease. */
 void store_ssm_lease_read(struct store *s);
-/* Releases the lease if it is still ours, then hands s->result out. */
-void store_ssm_lease_release(struct store *s);
+/* Another's lease is live: poll again, or call the issuer at the deadline. */
+void store_ssm_lease_wait(struct store *s);
+/* The fetch's lease passes to the background work (bg_nonce). */
+void store_ssm_lease_hand_over(struct store *s);
+/* Reads the lock and deletes it if the nonce is still bg_nonce. */
+void store_ssm_lease_release_bg(struct store *s);
+/* Deletes a lease held (cancel: reload, shutdown) without waiting. */
+void store_ssm_lease_abandon(struct store *s);
+
+/* store_ssm_write.c */
+/* Hands s->result out; then, if write, persists it; releases a lease held. */
+void store_ssm_persist(struct store *s, bool write);
+/* Hands s->result (fetched without the lease) out, then writes it back. */
+void store_ssm_write_back(struct store *s);
+bool store_ssm_bg_busy(const struct store *s);
+void store_ssm_bg_done(struct store *s);
+void store_ssm_bg_cancel(struct store *s);
 
 #endif

@@ -63,6 +63,7 @@ wait_out(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
 	               ssm_client_now_ms(s->ssm);
 	int64_t end = timeutil_mono_ms() + left;
 
+	s->seen_lease_end_mono = end;
 	if (s->held_exp_ms <= 0 && end > s->deadline_mono)
 		s->deadline_mono = end;
 }
@@ -160,11 +161,19 @@ on_lock_read(const struct ssm_result *res, void *arg)
 		snprintf(s->seen_nonce, sizeof(s->seen_nonce), "%s", l.nonce);
 		s->poll_ms = POLL_FIRST_MS;
 	}
+	snprintf(s->seen_owner, sizeof(s->seen_owner), "%s",
+	         l.owner[0] ? l.owner : "another instance");
+	store_ssm_lease_wait(s);
+}
+
+void
+store_ssm_lease_wait(struct store *s)
+{
 	if (timeutil_mono_ms() >= s->deadline_mono) {
 		struct err e = { 0 };
 
 		err_set(&e, ERR_TIMEOUT, "ssm %s: waited too long for %s", s->lock_name,
-		        l.owner[0] ? l.owner : "another instance");
+		        s->seen_owner);
 		store_ssm_fall_back(s, &e, false);
 		return;
 	}
@@ -172,7 +181,7 @@ on_lock_read(const struct ssm_result *res, void *arg)
 		s->waiting = true;
 		s->stats.lock_waits++;
 		slog_debug(s, "ssm %s: another instance is refreshing; waiting (%s)",
-		           s->lock_name, l.owner[0] ? l.owner : "?");
+		           s->lock_name, s->seen_owner);
 	}
 	store_ssm_poll_later(s);
 }
@@ -237,16 +246,11 @@ static void
 on_unlocked(const struct ssm_result *res, void *arg)
 {
 	struct store *s = arg;
-	struct token_result out;
 
-	s->call = NULL;
+	s->bg_call = NULL;
 	if (res->err.code != ERR_OK && res->err.code != ERR_NOTFOUND)
 		slog_warn(s, "%s; the lease runs out on its own", res->err.msg);
-	s->locked = false;
-	s->lease.nonce[0] = '\0';
-	out = s->result;
-	memset(&s->result, 0, sizeof(s->result));
-	store_ssm_deliver(s, &out);
+	store_ssm_bg_done(s);
 }
 
 /* The lock read again before releasing it: deleted only while it is ours
@@ -257,13 +261,13 @@ on_unlock_read(const struct ssm_result *res, void *arg)
 	struct store *s = arg;
 	struct store_ssm_lock l;
 
-	s->call = NULL;
+	s->bg_call = NULL;
 	if (res->err.code == ERR_OK &&
 	    store_ssm_record_lock_decode(res->param.value, &l, NULL) == 0 &&
-	    strcmp(l.nonce, s->lease.nonce) == 0) {
-		s->call = store_ssm_sent(
+	    strcmp(l.nonce, s->bg_nonce) == 0) {
+		s->bg_call = store_ssm_sent_until(
 		        s, ssm_delete_parameter(s->ssm, s->lock_name, on_unlocked, s),
-		        SSM_PRIO_HOLDER);
+		        SSM_PRIO_HOLDER, s->bg_end_mono);
 		return;
 	}
 	if (res->err.code == ERR_OK)
@@ -273,17 +277,39 @@ on_unlock_read(const struct ssm_result *res, void *arg)
 }
 
 void
-store_ssm_lease_release(struct store *s)
+store_ssm_lease_hand_over(struct store *s)
 {
-	struct ssm_result none;
+	snprintf(s->bg_nonce, sizeof(s->bg_nonce), "%s", s->locked ? s->lease.nonce : "");
+	s->locked = false;
+	s->lease.nonce[0] = '\0';
+}
 
-	if (s->locked) {
-		s->call = store_ssm_sent(
-		        s,
-		        ssm_get_parameter(s->ssm, s->lock_name, false, on_unlock_read, s),
-		        SSM_PRIO_HOLDER);
+void
+store_ssm_lease_release_bg(struct store *s)
+{
+	s->bg_release = false;
+	s->bg_call = store_ssm_sent_until(
+	        s, ssm_get_parameter(s->ssm, s->lock_name, false, on_unlock_read, s),
+	        SSM_PRIO_HOLDER, s->bg_end_mono);
+}
+
+static void
+on_abandoned_unlock(const struct ssm_result *res, void *arg)
+{
+	/* Nothing waits for it: a failure leaves a lease that runs out. */
+}
+
+/* Cancelled holding a lease (reload, shutdown): released without the
+ * re-read, nothing waiting for the answer; at worst another's fresh lock
+ * goes and one more instance refreshes. */
+void
+store_ssm_lease_abandon(struct store *s)
+{
+	if (!s->locked && s->bg_nonce[0] == '\0')
 		return;
-	}
-	memset(&none, 0, sizeof(none));
-	on_unlocked(&none, s);
+	(void)store_ssm_sent_until(
+	        s, ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock, NULL),
+	        SSM_PRIO_HOLDER, timeutil_mono_ms() + 2000);
+	s->locked = s->bg_release = false;
+	s->bg_nonce[0] = s->lease.nonce[0] = '\0';
 }

@@ -101,8 +101,9 @@ def test_persists_json(ssm, issuer, tokend_factory):
     param = sdk_get(ssm, PARAM)
     assert param["Type"] == "SecureString"
     assert json.loads(param["Value"])["token"] == tok["token"]
-    # The lock is gone once the value is written.
-    assert ssm.parameter(PARAM + ".lock") is None
+    # The lease is released after the value is written (served first).
+    harness.wait_for(lambda: ssm.parameter(PARAM + ".lock") is None, timeout=10,
+                     message="the lease was not released")
     assert issuer.count() == 1
 
 
