@@ -102,8 +102,9 @@ def sts(tmp_path, creds_file, node_peers):
     server.stop()
 
 
-@pytest.fixture
-def tokend_factory(tmp_path, tokend_bin):
+def _tokend_factory(tmp_path, tokend_bin):
+    """Starts tokend instances for a fixture; at its end stops them and
+    fails on a sanitizer report or an unexpected exit."""
     started = []
 
     def factory(config, workdir=None, **kw):
@@ -131,6 +132,17 @@ def tokend_factory(tmp_path, tokend_bin):
                             f":\n{t.log_text()[-4000:]}")
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def tokend_factory(tmp_path, tokend_bin):
+    yield from _tokend_factory(tmp_path, tokend_bin)
+
+
+@pytest.fixture(scope="module")
+def tokend_factory_module(tmp_path_factory):
+    """tokend_factory for a scenario run once per module."""
+    yield from _tokend_factory(tmp_path_factory.mktemp("tokend"), _require("TOKEND_BIN"))
 
 
 # --- No secret in any tokend log (test_secrets.py) -------------------------
