@@ -441,8 +441,11 @@ store_cancel(void *impl)
 	s->inner_busy = false;
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
-	store_ssm_lease_abandon(s); /* a lease the fetch held */
-	store_ssm_bg_cancel(s);     /* ... or the background work */
+	if (s->locked)
+		store_ssm_lease_drop(s);
+	s->locked = false;
+	s->lease.nonce[0] = '\0';
+	store_ssm_bg_cancel(s);
 	s->waiting = s->fetching = false;
 }
 

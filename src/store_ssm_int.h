@@ -98,8 +98,9 @@ void store_ssm_lease_wait(struct store *s);
 void store_ssm_lease_hand_over(struct store *s);
 /* Reads the lock and deletes it if the nonce is still bg_nonce. */
 void store_ssm_lease_release_bg(struct store *s);
-/* Deletes a lease held (cancel: reload, shutdown) without waiting. */
-void store_ssm_lease_abandon(struct store *s);
+/* Deletes NAME.lock (cancelled holding it: reload, shutdown) without the
+ * re-read and without waiting for the answer. */
+void store_ssm_lease_drop(struct store *s);
 
 /* store_ssm_write.c */
 /* Hands s->result out; then, if write, persists it; releases a lease held. */

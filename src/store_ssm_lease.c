@@ -303,13 +303,9 @@ on_abandoned_unlock(const struct ssm_result *res, void *arg)
  * re-read, nothing waiting for the answer; at worst another's fresh lock
  * goes and one more instance refreshes. */
 void
-store_ssm_lease_abandon(struct store *s)
+store_ssm_lease_drop(struct store *s)
 {
-	if (!s->locked && s->bg_nonce[0] == '\0')
-		return;
 	(void)store_ssm_sent_until(
 	        s, ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock, NULL),
 	        SSM_PRIO_HOLDER, timeutil_mono_ms() + 2000);
-	s->locked = s->bg_release = false;
-	s->bg_nonce[0] = s->lease.nonce[0] = '\0';
 }

@@ -97,7 +97,8 @@ store_ssm_bg_cancel(struct store *s)
 {
 	ssm_call_cancel(s->bg_call);
 	s->bg_call = NULL;
-	store_ssm_lease_abandon(s);
+	if (s->bg_nonce[0] != '\0')
+		store_ssm_lease_drop(s); /* handed over, not yet released */
 	s->read_deferred = false;
 	store_ssm_bg_done(s);
 }
