@@ -495,6 +495,10 @@ parse_success(struct ssm_call *call, const struct http_response *resp)
 	else if (call->op == SSM_OP_PUT &&
 	         ssm_wire_parse_put(resp->body, &call->res.version, e) == -1)
 		err_prefix(e, "ssm %s", call->name);
+	else if (call->op == SSM_OP_DESCRIBE &&
+	         ssm_wire_parse_describe(resp->body, call->name, &call->res.param, e) ==
+	                 -1)
+		err_prefix(e, "ssm %s", call->name);
 	finish(call);
 }
 
@@ -623,6 +627,12 @@ ssm_put_parameter(struct ssm_client *c, const struct ssm_put *put, ssm_done_fn *
                   void *arg)
 {
 	return call_new(c, SSM_OP_PUT, put->name, ssm_wire_put_body(put), cb, arg);
+}
+
+struct ssm_call *
+ssm_describe_parameter(struct ssm_client *c, const char *name, ssm_done_fn *cb, void *arg)
+{
+	return call_new(c, SSM_OP_DESCRIBE, name, ssm_wire_describe_body(name), cb, arg);
 }
 
 struct ssm_call *

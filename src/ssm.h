@@ -48,7 +48,8 @@ struct ssm_put {
 struct ssm_parameter {
 	char *name;
 	char *type;
-	char *value;
+	char *value;       /* NULL from DescribeParameters */
+	char *description; /* DescribeParameters only: "" when none */
 	int64_t version;
 	int64_t last_modified_ms;
 };
@@ -70,7 +71,7 @@ struct ssm_result {
 	char code[64];              /* the sanitised AWS error code, or "" */
 	long status;                /* the last HTTP status, 0 if none came */
 	unsigned attempts;          /* requests sent */
-	struct ssm_parameter param; /* GetParameter only */
+	struct ssm_parameter param; /* GetParameter, DescribeParameters */
 	int64_t version;            /* PutParameter: the new version */
 };
 
@@ -88,7 +89,7 @@ typedef void ssm_done_fn(const struct ssm_result *res, void *arg);
 bool ssm_result_busy(const struct ssm_result *res);
 
 /* The operations, for stats and metrics labels (ssm_op_name). */
-enum ssm_op { SSM_OP_GET, SSM_OP_PUT, SSM_OP_DELETE, SSM_OP_COUNT };
+enum ssm_op { SSM_OP_GET, SSM_OP_PUT, SSM_OP_DELETE, SSM_OP_DESCRIBE, SSM_OP_COUNT };
 const char *ssm_op_name(enum ssm_op op);          /* "GetParameter", ... */
 const char *ssm_outcome_name(enum ssm_outcome o); /* "ok", "not_found", ... */
 
@@ -144,6 +145,10 @@ struct ssm_call *ssm_put_parameter(struct ssm_client *client, const struct ssm_p
                                    ssm_done_fn *cb, void *arg);
 struct ssm_call *ssm_delete_parameter(struct ssm_client *client, const char *name,
                                       ssm_done_fn *cb, void *arg);
+/* DescribeParameters of one name: its metadata and Description (the
+ * value layout's "expires:"), no value; ERR_NOTFOUND when not listed. */
+struct ssm_call *ssm_describe_parameter(struct ssm_client *client, const char *name,
+                                        ssm_done_fn *cb, void *arg);
 /* The HTTP timeout of each of the call's requests, from the next one
  * sent (the first is sent from the loop, so right after starting the call
  * is in time). timeout_ms <= 0 keeps the client's. */

@@ -134,6 +134,18 @@ ssm_wire_put_body(const struct ssm_put *put)
 }
 
 char *
+ssm_wire_describe_body(const char *name)
+{
+	struct ssm_wire_buf b = { 0 };
+
+	ssm_wire_buf_add_str(&b, "{\"ParameterFilters\":[{\"Key\":\"Name\","
+	                         "\"Option\":\"Equals\",\"Values\":[");
+	ssm_wire_buf_add_json(&b, name);
+	ssm_wire_buf_add_str(&b, "]}]}");
+	return ssm_wire_buf_take(&b);
+}
+
+char *
 ssm_wire_delete_body(const char *name)
 {
 	struct ssm_wire_buf b = { 0 };
@@ -150,6 +162,7 @@ static const char *const op_names[SSM_OP_COUNT] = {
 	[SSM_OP_GET] = "GetParameter",
 	[SSM_OP_PUT] = "PutParameter",
 	[SSM_OP_DELETE] = "DeleteParameter",
+	[SSM_OP_DESCRIBE] = "DescribeParameters",
 };
 
 static const char *const outcome_names[SSM_OUTCOME_COUNT] = {
@@ -419,6 +432,7 @@ ssm_wire_parameter_clear(struct ssm_parameter *p)
 {
 	free(p->name);
 	free(p->type);
+	free(p->description);
 	secret_free_str(p->value);
 	memset(p, 0, sizeof(*p));
 }
@@ -455,6 +469,43 @@ ssm_wire_parse_get(const char *body, struct ssm_parameter *out, struct err *err)
 	if (json_is_number(lm))
 		out->last_modified_ms = (int64_t)llround(json_number_value(lm) * 1000.0);
 	rc = 0;
+out:
+	json_decref(doc);
+	return rc;
+}
+
+int
+ssm_wire_parse_describe(const char *body, const char *name, struct ssm_parameter *out,
+                        struct err *err)
+{
+	json_t *doc = json_loads(body, 0, NULL);
+	json_t *list = json_object_get(doc, "Parameters"), *p, *lm;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_array(list)) {
+		err_set(err, ERR_PARSE,
+		        "DescribeParameters: no Parameters in the answer");
+		goto out;
+	}
+	json_array_foreach(list, i, p)
+	{
+		if (json_str(p, "Name") == NULL || strcmp(json_str(p, "Name"), name) != 0)
+			continue;
+		out->name = xstrdup(name);
+		out->type = xstrdup(json_str(p, "Type") ? json_str(p, "Type") : "");
+		out->description = xstrdup(
+		        json_str(p, "Description") ? json_str(p, "Description") : "");
+		out->version = json_int64(json_object_get(p, "Version"));
+		lm = json_object_get(p, "LastModifiedDate");
+		if (json_is_number(lm))
+			out->last_modified_ms =
+			        (int64_t)llround(json_number_value(lm) * 1000.0);
+		rc = 0;
+		goto out;
+	}
+	err_set(err, ERR_NOTFOUND, "DescribeParameters: %s is not listed", name);
 out:
 	json_decref(doc);
 	return rc;

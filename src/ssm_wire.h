@@ -38,6 +38,8 @@ void ssm_wire_buf_wipe(struct ssm_wire_buf *b);
 char *ssm_wire_get_body(const char *name, bool with_decryption);
 char *ssm_wire_put_body(const struct ssm_put *put);
 char *ssm_wire_delete_body(const char *name);
+/* DescribeParameters of one name (ParameterFilters Name Equals). */
+char *ssm_wire_describe_body(const char *name);
 
 /* "com.amazon.coral.service#Code:http://..." to "Code": cut from the
  * first ':', keep what follows the last '#'. */
@@ -62,6 +64,11 @@ enum ssm_retry ssm_wire_classify(long status, const char *header_code, const cha
 
 /* GetParameter's answer into out (cleared first); -1 with ERR_PARSE. */
 int ssm_wire_parse_get(const char *body, struct ssm_parameter *out, struct err *err);
+/* DescribeParameters' entry for name into out (no value; description
+ * "" when there is none); -1 with ERR_NOTFOUND when name is not listed,
+ * ERR_PARSE when the answer is malformed. */
+int ssm_wire_parse_describe(const char *body, const char *name, struct ssm_parameter *out,
+                            struct err *err);
 /* PutParameter's answer: {"Version":N,"Tier":...}. */
 int ssm_wire_parse_put(const char *body, int64_t *version, struct err *err);
 /* Wipes the value and frees every member; the struct can be reused. */

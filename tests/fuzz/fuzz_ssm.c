@@ -64,6 +64,10 @@ fuzz_wire(long status, const char *header, const char *body, size_t code_size)
 	    (param.name == NULL || param.value == NULL))
 		abort();
 	ssm_wire_parameter_clear(&param);
+	if (ssm_wire_parse_describe(body, "/fuzz/name", &param, &err) == 0 &&
+	    (param.name == NULL || param.description == NULL || param.value != NULL))
+		abort();
+	ssm_wire_parameter_clear(&param);
 	(void)ssm_wire_parse_put(body, &version, &err);
 }
 

@@ -226,7 +226,7 @@ def test_ssm_calls_outcomes_and_events(issuer, ssm, tokend_factory):
     series, families = parse(text)
     calls = {(dict(k[1])["op"], dict(k[1])["result"]): v for k, v in series.items()
              if k[0] == "tokend_ssm_calls_total"}
-    ops = {"GetParameter", "PutParameter", "DeleteParameter"}
+    ops = {"GetParameter", "PutParameter", "DeleteParameter", "DescribeParameters"}
     results = {"ok", "not_found", "exists", "throttled", "error"}
     assert set(calls) == {(o, r) for o in ops for r in results}
     assert calls[("GetParameter", "not_found")] >= 1

@@ -8,7 +8,8 @@
 // Prints one line per expectation; exit 0 only when every one held.
 
 import {
-	SSMClient, DeleteParameterCommand, GetParameterCommand, GetParametersCommand, PutParameterCommand,
+	SSMClient, DeleteParameterCommand, DescribeParametersCommand, GetParameterCommand,
+	GetParametersCommand, PutParameterCommand,
 } from '@aws-sdk/client-ssm';
 
 const [port, pair = 'AKIDEXAMPLE:wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'] = process.argv.slice(2);
@@ -92,6 +93,14 @@ await expectValue('get SecureString with decryption', new GetParameterCommand({ 
 	(o) => (o.Parameter.Value === 's3cr3t' && o.Parameter.Type === 'SecureString' ? null : JSON.stringify(o.Parameter)));
 await expectValue('get SecureString without decryption', new GetParameterCommand({ Name: secure }),
 	(o) => (o.Parameter.Value !== 's3cr3t' && o.Parameter.Value.length > 20 ? null : 'plaintext leaked'));
+await expectValue('describe by name: metadata and description, no value',
+	new DescribeParametersCommand({ ParameterFilters: [{ Key: 'Name', Option: 'Equals', Values: [secure] }] }),
+	(o) => {
+		const p = o.Parameters?.[0];
+		return o.Parameters.length === 1 && p.Name === secure && p.Description === 'd' &&
+			p.Version === 1 && p.LastModifiedDate instanceof Date && p.KeyId === 'alias/tokend' &&
+			!('Value' in p) ? null : JSON.stringify(o.Parameters);
+	});
 await expectValue('get parameters, one missing', new GetParametersCommand({ Names: [plain, `${prefix}/nope`] }),
 	(o) => (o.Parameters.length === 1 && o.InvalidParameters[0] === `${prefix}/nope` ? null : JSON.stringify(o)));
 await expectError('get missing', ssm, new GetParameterCommand({ Name: `${prefix}/missing` }), 'ParameterNotFound');

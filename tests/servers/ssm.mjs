@@ -79,6 +79,7 @@ limits.set({
 const OPS = {
 	GetParameter: (input) => store.get(input),
 	GetParameters: (input) => store.getMany(input),
+	DescribeParameters: (input) => store.describe(input),
 	PutParameter: (input, now) => store.put(input, now),
 	DeleteParameter: (input) => store.delete(input),
 	DeleteParameters: (input) => store.deleteMany(input),

@@ -122,6 +122,7 @@ START_TEST(test_names)
 {
 	ck_assert_str_eq(ssm_op_name(SSM_OP_GET), "GetParameter");
 	ck_assert_str_eq(ssm_op_name(SSM_OP_DELETE), "DeleteParameter");
+	ck_assert_str_eq(ssm_op_name(SSM_OP_DESCRIBE), "DescribeParameters");
 	ck_assert_str_eq(ssm_outcome_name(SSM_OUTCOME_NOT_FOUND), "not_found");
 	ck_assert_str_eq(ssm_outcome_name(SSM_OUTCOME_THROTTLED), "throttled");
 	ck_assert_str_eq(ssm_family_name(SSM_FAMILY_WRITE), "write");
@@ -266,6 +267,10 @@ START_TEST(test_bodies)
 	b = ssm_wire_delete_body("/x.lock");
 	ck_assert_str_eq(b, "{\"Name\":\"/x.lock\"}");
 	secret_free_str(b);
+	b = ssm_wire_describe_body("/app/\"tok");
+	ck_assert_str_eq(b, "{\"ParameterFilters\":[{\"Key\":\"Name\",\"Option\":"
+	                    "\"Equals\",\"Values\":[\"/app/\\\"tok\"]}]}");
+	secret_free_str(b);
 	b = ssm_wire_put_body(&put);
 	ck_assert_str_eq(b,
 	                 "{\"Name\":\"/app/tok\",\"Value\":\"a\\\"b\\\\c\\u000a\\u0001\","
@@ -368,6 +373,39 @@ START_TEST(test_parse_put)
 }
 END_TEST
 
+START_TEST(test_parse_describe)
+{
+	struct ssm_parameter p;
+	struct err e = { 0 };
+
+	ck_assert_int_eq(
+	        ssm_wire_parse_describe(
+	                "{\"Parameters\":[{\"Name\":\"/a/other\",\"Description\":\"x\"},"
+	                "{\"Name\":\"/a/tok\",\"Type\":\"String\",\"Version\":7,"
+	                "\"LastModifiedDate\":1.7040672E9,"
+	                "\"Description\":\"expires:1704070800000\"}]}",
+	                "/a/tok", &p, &e),
+	        0);
+	ck_assert_str_eq(p.name, "/a/tok");
+	ck_assert_str_eq(p.description, "expires:1704070800000");
+	ck_assert_ptr_null(p.value);
+	ck_assert_int_eq(p.version, 7);
+	ck_assert_int_eq(p.last_modified_ms, INT64_C(1704067200000));
+	ssm_wire_parameter_clear(&p);
+	/* No Description: an empty one. */
+	ck_assert_int_eq(ssm_wire_parse_describe("{\"Parameters\":[{\"Name\":\"/a\"}]}",
+	                                         "/a", &p, &e),
+	                 0);
+	ck_assert_str_eq(p.description, "");
+	ssm_wire_parameter_clear(&p);
+	ck_assert_int_eq(ssm_wire_parse_describe("{\"Parameters\":[]}", "/a", &p, &e),
+	                 -1);
+	ck_assert_int_eq(e.code, ERR_NOTFOUND);
+	ck_assert_int_eq(ssm_wire_parse_describe("{\"Nope\":1}", "/a", &p, &e), -1);
+	ck_assert_int_eq(e.code, ERR_PARSE);
+}
+END_TEST
+
 static const struct {
 	const char *env_ssm, *env_all, *region, *want;
 } endpoint_cases[] = {
@@ -416,6 +454,7 @@ main(void)
 	tcase_add_test(tc, test_buf_grows);
 	tcase_add_loop_test(tc, test_parse_get, 0, N(get_cases));
 	tcase_add_test(tc, test_parse_put);
+	tcase_add_test(tc, test_parse_describe);
 	tcase_add_loop_test(tc, test_endpoint, 0, N(endpoint_cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -184,6 +184,39 @@ export class SsmStore {
 		return out;
 	}
 
+	// DescribeParameters: metadata, never values. Only what tokend and the
+	// SDK check use is modelled: ParameterFilters Key "Name" with Option
+	// "Equals" (the default), several names; no filter lists every
+	// parameter. No paging: at most MaxResults (default 10, 1 to 50).
+	describe(input) {
+		const max = input.MaxResults ?? 10;
+		if (!Number.isInteger(max) || max < 1 || max > 50)
+			throw validation("1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 50");
+		let names = [...this.params.keys()];
+		for (const f of input.ParameterFilters ?? []) {
+			if (f.Key !== 'Name')
+				throw new ApiError('InvalidFilterKey', `The filter key ${f.Key} is not modelled by this emulator.`);
+			if ((f.Option ?? 'Equals') !== 'Equals')
+				throw new ApiError('InvalidFilterOption', `The filter option ${f.Option} is not modelled by this emulator.`);
+			const want = new Set((f.Values ?? []).map((v) => v.trim()));
+			names = names.filter((n) => want.has(n));
+		}
+		const Parameters = names.sort().slice(0, max).map((name) => {
+			const p = this.params.get(name);
+			const v = p.versions.at(-1);
+			const out = {
+				Name: name, ARN: this.arn(name), Type: p.type, LastModifiedDate: v.lastModified / 1000,
+				Version: v.version, Tier: p.tier, Policies: [], DataType: p.dataType,
+			};
+			if (v.description)
+				out.Description = v.description;
+			if (v.keyId)
+				out.KeyId = v.keyId;
+			return out;
+		});
+		return { Parameters };
+	}
+
 	// Everything about one parameter, plaintext included (control API only).
 	dump(name) {
 		const p = this.params.get(name);
