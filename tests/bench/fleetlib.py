@@ -1,5 +1,4 @@
-"""The fleet driver behind tests/bench/fleet and
-tests/integration/test_fleet_limits.py: N tokend instances sharing one
+"""The fleet driver behind tests/bench/fleet: N tokend instances sharing one
 OAuth2 token through one SSM parameter, started at the same instant against
 one issuer and one rate-limited SSM emulator, every instance read through
 its socket once a second, and the figures the issue asks for gathered from
@@ -34,21 +33,7 @@ PARAMETER = "/tokend/fleet/api"
 # The fallback log line of store_ssm.c ("…; fetching without SSM").
 FALLBACK_LOG = re.compile(r"fetching without SSM")
 
-CONF = """[daemon]
-socket = {{socket}}
-startup_timeout = {startup_timeout}s
-{daemon_extra}
-[aws]
-region = us-east-1
 
-[token "api"]
-type = oauth2
-token_url = {token_url}
-client_id = {client_id}
-client_secret = env:{secret_env}
-ssm_parameter = {parameter}
-coordinate = ssm-lock
-{token_extra}"""
 
 
 def raise_nofile():
@@ -288,13 +273,13 @@ class Group:
         self.notify = Notify(str(self.rundir / "notify"))
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("AWS_") and k != "NOTIFY_SOCKET"}
-        env.update(harness.aws_env(ssm=self.ssm, static=self.ssm))
-        env.update({SECRET_ENV: self.issuer.client_secret, "AWS_EC2_METADATA_DISABLED": "true",
-                    "NOTIFY_SOCKET": self.notify.path})
-        config = CONF.format(startup_timeout=startup_timeout, daemon_extra=daemon_extra,
-                             token_url=self.issuer.token_url, client_id=self.issuer.client_id,
-                             secret_env=SECRET_ENV, parameter=PARAMETER,
-                             token_extra=token_extra)
+        env.update(harness.ssm_token_env(self.ssm, self.issuer, SECRET_ENV))
+        env.update({"AWS_EC2_METADATA_DISABLED": "true", "NOTIFY_SOCKET": self.notify.path})
+        config = harness.ssm_token_config(self.issuer, PARAMETER,
+                                          token_extra="coordinate = ssm-lock\n" + token_extra,
+                                          daemon_extra=daemon_extra,
+                                          startup_timeout=f"{startup_timeout}s",
+                                          secret_env=SECRET_ENV)
         self.instances = []
         for i in range(n):
             home = self.workdir / f"tokend{i:03d}"

@@ -479,6 +479,31 @@ def aws_env(ssm=None, ecs=None, imds=None, static=None, region="us-east-1"):
     return env
 
 
+SSM_TOKEN_SECRET_ENV = "TOKEND_TEST_CLIENT_SECRET"
+
+
+def ssm_token_config(issuer, parameter, token_extra="", daemon_extra="",
+                     startup_timeout="60s", secret_env=SSM_TOKEN_SECRET_ENV):
+    """A config with one OAuth2 token "api" from issuer kept in SSM under
+    parameter (the fleet tests' and benchmarks' shape); its client secret
+    is read from secret_env (ssm_token_env sets it), {socket} is left for
+    Tokend to fill."""
+    return (f"[daemon]\nsocket = {{socket}}\nstartup_timeout = {startup_timeout}\n"
+            f"{daemon_extra}\n"
+            f"[aws]\nregion = us-east-1\n\n"
+            f'[token "api"]\ntype = oauth2\ntoken_url = {issuer.token_url}\n'
+            f"client_id = {issuer.client_id}\nclient_secret = env:{secret_env}\n"
+            f"ssm_parameter = {parameter}\n{token_extra}")
+
+
+def ssm_token_env(ssm, issuer, secret_env=SSM_TOKEN_SECRET_ENV):
+    """The environment for ssm_token_config: static credentials the SSM
+    emulator accepts, its endpoint, and the client secret."""
+    env = aws_env(ssm=ssm, static=ssm)
+    env[secret_env] = issuer.client_secret
+    return env
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout=10.0):
         super().__init__("localhost", timeout=timeout)

@@ -16,25 +16,6 @@ import harness
 FLEET_N = int(os.environ.get("FLEET_N", "20"))
 FLEET_SECONDS = float(os.environ.get("FLEET_SECONDS", "60"))
 EXPIRES_IN = int(os.environ.get("FLEET_EXPIRES_IN", "20"))
-SECRET_ENV = "TOKEND_TEST_CLIENT_SECRET"
-
-CONF = """
-[daemon]
-socket = {{socket}}
-startup_timeout = 60s
-
-[aws]
-region = us-east-1
-
-[token "api"]
-type = oauth2
-token_url = {token_url}
-client_id = {client_id}
-client_secret = env:{secret_env}
-ssm_parameter = /tokend/fleet/api
-"""
-
-
 class Group:
     def __init__(self, n, tmp_path, tokend_factory, label):
         self.label = label
@@ -42,10 +23,8 @@ class Group:
         log_dir.mkdir()
         self.issuer = harness.Issuer(expires_in=EXPIRES_IN, log_dir=log_dir)
         self.ssm = harness.SSM(log_dir=log_dir)
-        env = harness.aws_env(ssm=self.ssm, static=self.ssm)
-        env[SECRET_ENV] = self.issuer.client_secret
-        config = CONF.format(token_url=self.issuer.token_url,
-                             client_id=self.issuer.client_id, secret_env=SECRET_ENV)
+        env = harness.ssm_token_env(self.ssm, self.issuer)
+        config = harness.ssm_token_config(self.issuer, "/tokend/fleet/api")
         self.instances = [tokend_factory(config, workdir=log_dir / f"tokend{i}", env=env,
                                          wait_ready=False)
                           for i in range(n)]

@@ -17,34 +17,12 @@ import harness
 
 PARAM = "/tokend/lease/api"
 LOCK = PARAM + ".lock"
-SECRET_ENV = "TOKEND_TEST_CLIENT_SECRET"
 # request_timeout 2s: a lease spans 2*2+5 = 9 s; a far-future "until" is
 # stale 2*9 s after its LastModifiedDate (+2 s skew slack).
-CONF = """
-[daemon]
-socket = {{socket}}
-startup_timeout = 60s
-
-[aws]
-region = us-east-1
-
-[token "api"]
-type = oauth2
-token_url = {url}
-client_id = {client_id}
-client_secret = env:{env}
-ssm_parameter = {param}
-request_timeout = 2s
-ssm_cold_wait = {cold}
-"""
-
-
 def start(ssm, issuer, tokend_factory, cold="60s"):
-    env = harness.aws_env(ssm=ssm, static=ssm)
-    env[SECRET_ENV] = issuer.client_secret
-    config = CONF.format(url=issuer.token_url, client_id=issuer.client_id, env=SECRET_ENV,
-                         param=PARAM, cold=cold)
-    return tokend_factory(config, env=env, wait_ready=False)
+    config = harness.ssm_token_config(
+        issuer, PARAM, token_extra=f"request_timeout = 2s\nssm_cold_wait = {cold}\n")
+    return tokend_factory(config, env=harness.ssm_token_env(ssm, issuer), wait_ready=False)
 
 
 def served(t):

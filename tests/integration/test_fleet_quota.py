@@ -25,25 +25,6 @@ FLEET_SECONDS = float(os.environ.get("FLEET_SECONDS", "60"))
 EXPIRES_IN = int(os.environ.get("FLEET_EXPIRES_IN", "30"))
 GET_TPS = float(os.environ.get("FLEET_GET_TPS", "4"))
 PUT_TPS = float(os.environ.get("FLEET_PUT_TPS", "3"))
-SECRET_ENV = "TOKEND_TEST_CLIENT_SECRET"
-
-CONF = """
-[daemon]
-socket = {{socket}}
-startup_timeout = 60s
-
-[aws]
-region = us-east-1
-
-[token "api"]
-type = oauth2
-token_url = {token_url}
-client_id = {client_id}
-client_secret = env:{secret_env}
-ssm_parameter = /tokend/quota/api
-"""
-
-
 def start_group(n, tmp_path, tokend_factory, label, limits):
     log_dir = tmp_path / label
     log_dir.mkdir()
@@ -51,10 +32,8 @@ def start_group(n, tmp_path, tokend_factory, label, limits):
     ssm = harness.SSM(log_dir=log_dir)
     if limits:
         ssm.set_limits(**limits)
-    env = harness.aws_env(ssm=ssm, static=ssm)
-    env[SECRET_ENV] = issuer.client_secret
-    config = CONF.format(token_url=issuer.token_url, client_id=issuer.client_id,
-                         secret_env=SECRET_ENV)
+    env = harness.ssm_token_env(ssm, issuer)
+    config = harness.ssm_token_config(issuer, "/tokend/quota/api")
     instances = [tokend_factory(config, workdir=log_dir / f"tokend{i}", env=env,
                                 wait_ready=False) for i in range(n)]
     return issuer, ssm, instances
