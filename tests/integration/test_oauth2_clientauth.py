@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 import harness
-from test_oauth2_oidc import OIDC, RESOURCE, jwt_claims, summary, wait_failure, wait_token
+from test_oauth2_oidc import (RESOURCE, client_entry, jwt_claims, oidc_servers, token_config,
+                              wait_failure, wait_token)
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 
@@ -53,36 +54,19 @@ def keys_server(tmp_path, node_peers):
         path, jwk = make_key(tmp_path, alg, alg)
         jwk.update(kid=f"kid-{alg}", alg=alg, use="sig")
         keys[alg] = path
-        clients.append({
-            "client_id": f"pkjwt-{alg}", "grant_types": ["client_credentials"],
-            "response_types": [], "redirect_uris": [],
-            "token_endpoint_auth_method": "private_key_jwt",
-            "token_endpoint_auth_signing_alg": alg, "jwks": {"keys": [jwk]},
-        })
-    (tmp_path / "clients.json").write_text(json.dumps(clients))
-    server = OIDC("--clients", tmp_path / "clients.json", log_dir=tmp_path)
-    yield server, keys
-    server.stop()
+        clients.append(client_entry(f"pkjwt-{alg}", "private_key_jwt",
+                                    token_endpoint_auth_signing_alg=alg,
+                                    jwks={"keys": [jwk]}))
+    servers = oidc_servers(tmp_path, clients)
+    yield next(servers)(), keys
+    next(servers, None)
 
 
 def config(server, alg, key, extra=""):
-    return f"""
-[daemon]
-socket = {{socket}}
-log_level = debug
-startup_timeout = 1s
-
-[token "api"]
-type = oauth2
-token_url = http://127.0.0.1:{server.port}/token
-client_id = pkjwt-{alg}
-client_auth = private_key_jwt
-client_key = file:{key}
-client_key_id = kid-{alg}
-resource = {RESOURCE}
-request_timeout = 2s
-{extra}
-"""
+    return token_config(f"token_url = http://127.0.0.1:{server.port}/token\n"
+                        f"client_id = pkjwt-{alg}\nclient_auth = private_key_jwt\n"
+                        f"client_key = file:{key}\nclient_key_id = kid-{alg}\n"
+                        f"resource = {RESOURCE}\n", extra)
 
 
 @pytest.mark.parametrize("alg", list(ALGS))
@@ -186,19 +170,13 @@ def mtls_server(tmp_path, node_peers):
     d.mkdir()
     make_ca(d)
     jwk = make_client_certs(d)
-    base = {"grant_types": ["client_credentials"], "response_types": [],
-            "redirect_uris": []}
-    (tmp_path / "clients.json").write_text(json.dumps([
-        {**base, "client_id": "mtls-ca", "token_endpoint_auth_method": "tls_client_auth",
-         "tls_client_auth_subject_dn": "CN=tokend-mtls"},
-        {**base, "client_id": "mtls-self",
-         "token_endpoint_auth_method": "self_signed_tls_client_auth",
-         "jwks": {"keys": [jwk]}},
-    ]))
-    server = OIDC("--clients", tmp_path / "clients.json", "--tls-dir", d, "--mtls-ca",
-                  d / "ca.pem", log_dir=tmp_path)
-    yield server, d
-    server.stop()
+    servers = oidc_servers(tmp_path, [
+        client_entry("mtls-ca", "tls_client_auth",
+                     tls_client_auth_subject_dn="CN=tokend-mtls"),
+        client_entry("mtls-self", "self_signed_tls_client_auth", jwks={"keys": [jwk]}),
+    ])
+    yield next(servers)("--tls-dir", d, "--mtls-ca", d / "ca.pem"), d
+    next(servers, None)
 
 
 def tls_requests(server, d):

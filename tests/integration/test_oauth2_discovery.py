@@ -3,7 +3,6 @@ OpenID Connect server: with only `issuer` set the token endpoint comes from
 /.well-known/openid-configuration; a metadata issuer that differs from the
 configured one is refused as permanent; an unreachable issuer is retried
 until it comes up; token_url wins over discovery."""
-import json
 import os
 import re
 import socket
@@ -13,73 +12,22 @@ import pytest
 
 import harness
 from harness import wait_for
+from test_oauth2_oidc import (client_entry, oidc_servers, summary, token_config, wait_failure,
+                              wait_token)
 
 CLIENT_ID = "tokend-disco-client"
 CLIENT_SECRET = "tokend-disco-secret-0123456789abcdef"
 
 
-class OIDC(harness.NodeServer):
-    script = "oidc.mjs"
-
-
 @pytest.fixture
 def oidc_factory(tmp_path, node_peers):
-    started = []
-    clients = tmp_path / "clients.json"
-    clients.write_text(json.dumps([{
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "grant_types": ["client_credentials"], "response_types": [],
-        "redirect_uris": [], "token_endpoint_auth_method": "client_secret_basic",
-    }]))
-
-    def factory(*args, start=True):
-        server = OIDC("--clients", clients, *args, log_dir=tmp_path, start=start)
-        started.append(server)
-        return server
-    yield factory
-    for s in started:
-        s.stop()
+    yield from oidc_servers(tmp_path, [
+        client_entry(CLIENT_ID, "client_secret_basic", client_secret=CLIENT_SECRET)])
 
 
 def config(issuer, extra="", auth="client_secret_basic"):
-    return f"""
-[daemon]
-socket = {{socket}}
-log_level = debug
-startup_timeout = 1s
-
-[token "api"]
-type = oauth2
-issuer = {issuer}
-client_id = {CLIENT_ID}
-client_secret = {CLIENT_SECRET}
-client_auth = {auth}
-request_timeout = 2s
-{extra}
-"""
-
-
-def summary(tokend):
-    status, doc = tokend.get_json("/v1/tokens")
-    assert status == 200, doc
-    items = doc if isinstance(doc, list) else doc.get("tokens", [])
-    return next(t for t in items if t["name"] == "api")
-
-
-def wait_token(tokend, timeout=15):
-    def served():
-        status, doc = tokend.get_json("/v1/tokens/api")
-        return doc if status == 200 else None
-    return wait_for(served, timeout=timeout,
-                    message=f"no token:\n{tokend.log_text()[-3000:]}")
-
-
-def wait_failure(tokend, pattern):
-    def failed():
-        s = summary(tokend)
-        return s if re.search(pattern, s.get("last_error") or "") else None
-    return wait_for(failed, timeout=15,
-                    message=f"no last_error {pattern!r}:\n{tokend.log_text()[-3000:]}")
+    return token_config(f"issuer = {issuer}\nclient_id = {CLIENT_ID}\n"
+                        f"client_secret = {CLIENT_SECRET}\nclient_auth = {auth}\n", extra)
 
 
 def token_posts(server):

@@ -23,24 +23,22 @@ class OIDC(harness.NodeServer):
     script = "oidc.mjs"
 
 
-@pytest.fixture
-def oidc_factory(tmp_path, node_peers):
-    started = []
-    clients = tmp_path / "clients.json"
-    clients.write_text(json.dumps([{
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "grant_types": ["client_credentials"], "response_types": [],
-        "redirect_uris": [], "token_endpoint_auth_method": "client_secret_basic",
-        "scope": "api:read",
-    }, {
-        "client_id": JWT_CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "grant_types": ["client_credentials"], "response_types": [],
-        "redirect_uris": [], "token_endpoint_auth_method": "client_secret_jwt",
-        "token_endpoint_auth_signing_alg": "HS256",
-    }]))
+def client_entry(client_id, auth, **extra):
+    """A client_credentials client of oidc.mjs's --clients file."""
+    return {"client_id": client_id, "grant_types": ["client_credentials"],
+            "response_types": [], "redirect_uris": [], "token_endpoint_auth_method": auth,
+            **extra}
 
-    def factory(*args):
-        server = OIDC("--clients", clients, *args, log_dir=tmp_path)
+
+def oidc_servers(tmp_path, clients):
+    """For a fixture: a factory of oidc-provider servers that know clients;
+    every server started is stopped at the fixture's end."""
+    path = tmp_path / "clients.json"
+    path.write_text(json.dumps(clients))
+    started = []
+
+    def factory(*args, start=True):
+        server = OIDC("--clients", path, *args, log_dir=tmp_path, start=start)
         started.append(server)
         return server
     yield factory
@@ -48,8 +46,19 @@ def oidc_factory(tmp_path, node_peers):
         s.stop()
 
 
-def config(server, extra="", secret=CLIENT_SECRET, scheme="http", client_id=CLIENT_ID,
-           auth="client_secret_basic"):
+@pytest.fixture
+def oidc_factory(tmp_path, node_peers):
+    yield from oidc_servers(tmp_path, [
+        client_entry(CLIENT_ID, "client_secret_basic", client_secret=CLIENT_SECRET,
+                     scope="api:read"),
+        client_entry(JWT_CLIENT_ID, "client_secret_jwt", client_secret=CLIENT_SECRET,
+                     token_endpoint_auth_signing_alg="HS256"),
+    ])
+
+
+def token_config(lines, extra=""):
+    """A config with one oauth2 token "api": lines (its endpoint and client
+    keys), then extra; debug log, 1 s start-up, 2 s requests."""
     return f"""
 [daemon]
 socket = {{socket}}
@@ -58,13 +67,16 @@ startup_timeout = 1s
 
 [token "api"]
 type = oauth2
-token_url = {scheme}://127.0.0.1:{server.port}/token
-client_id = {client_id}
-client_secret = {secret}
-client_auth = {auth}
-request_timeout = 2s
+{lines}request_timeout = 2s
 {extra}
 """
+
+
+def config(server, extra="", secret=CLIENT_SECRET, scheme="http", client_id=CLIENT_ID,
+           auth="client_secret_basic"):
+    return token_config(f"token_url = {scheme}://127.0.0.1:{server.port}/token\n"
+                        f"client_id = {client_id}\nclient_secret = {secret}\n"
+                        f"client_auth = {auth}\n", extra)
 
 
 def jwt_claims(token):
@@ -79,11 +91,12 @@ def summary(tokend):
     return next(t for t in items if t["name"] == "api")
 
 
-def wait_token(tokend):
+def wait_token(tokend, timeout=15):
     def served():
         status, doc = tokend.get_json("/v1/tokens/api")
         return doc if status == 200 else None
-    return wait_for(served, timeout=15, message=f"no token:\n{tokend.log_text()[-3000:]}")
+    return wait_for(served, timeout=timeout,
+                    message=f"no token:\n{tokend.log_text()[-3000:]}")
 
 
 def wait_failure(tokend, pattern):
