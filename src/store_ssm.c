@@ -171,7 +171,7 @@ decode(struct store *s, const struct ssm_parameter *p, struct store_ssm_record *
 	if (s->def->ssm_format == SSM_FORMAT_JSON)
 		rc = store_ssm_record_decode_json(p->value, rec, &e);
 	else
-		rc = store_ssm_record_decode_value(p->value, NULL, rec, &e);
+		rc = store_ssm_record_decode_value(p->value, p->description, rec, &e);
 	if (rc == -1) {
 		ignore_value(s, p->version, e.msg);
 		return -1;
@@ -290,18 +290,86 @@ after_no_adopt(struct store *s)
 }
 
 static void
+after_value(struct store *s, const struct ssm_parameter *p)
+{
+	if (try_adopt(s, p))
+		store_ssm_persist(s, false); /* and release a lease taken */
+	else
+		after_no_adopt(s);
+}
+
+static void
+drop_described(struct store *s)
+{
+	secret_free_str(s->described.value);
+	memset(&s->described, 0, sizeof(s->described));
+}
+
+/* The Description read for the value read before: adopted with it if
+ * the parameter did not change in between. */
+static void
+on_described(const struct ssm_result *res, void *arg)
+{
+	struct store *s = arg;
+	struct ssm_parameter p = s->described;
+
+	s->call = NULL;
+	if (res->err.code == ERR_OK && res->param.version == p.version) {
+		p.description = res->param.description;
+		after_value(s, &p);
+	} else if (res->err.code == ERR_OK || res->err.code == ERR_NOTFOUND) {
+		store_ssm_read(s); /* it changed meanwhile: read it again */
+	} else if (ssm_result_busy(res) && !s->locked) {
+		store_ssm_failed(s, res);
+	} else {
+		if (!s->describe_warned)
+			slog_warn(s,
+			          "%s; an opaque token in ssm_format = value is not "
+			          "adopted without its Description",
+			          res->err.msg);
+		s->describe_warned = true;
+		after_no_adopt(s);
+	}
+	drop_described(s);
+}
+
+/* The value layout keeps an opaque token's expiry in the parameter's
+ * Description ("expires:EPOCH_MS", the seed's readers' layout), which
+ * GetParameter does not return: DescribeParameters reads it. JWTs and IAM
+ * tokens carry their own expiry and need no second call. */
+static bool
+describe_first(struct store *s, const struct ssm_parameter *p, enum ssm_priority prio)
+{
+	int64_t iat = 0, exp = 0;
+
+	if (s->def->ssm_format != SSM_FORMAT_VALUE ||
+	    store_ssm_record_token_expiry(p->value, &iat, &exp) == 0)
+		return false;
+	drop_described(s);
+	s->described.value = xstrdup(p->value);
+	s->described.version = p->version;
+	s->described.last_modified_ms = p->last_modified_ms;
+	s->call = store_ssm_sent(
+	        s, ssm_describe_parameter(s->ssm, s->def->ssm_parameter, on_described, s),
+	        prio);
+	return true;
+}
+
+static void
 on_read(const struct ssm_result *res, void *arg)
 {
 	struct store *s = arg;
+	enum ssm_priority prio =
+	        s->locked || s->first_read ? SSM_PRIO_HOLDER : SSM_PRIO_LOW;
 
 	s->call = NULL;
 	s->first_read = false;
 	if (res->err.code == ERR_OK) {
-		if (try_adopt(s, &res->param)) {
-			store_ssm_persist(s, false); /* and release a lease taken */
-			return;
-		}
-	} else if (res->err.code != ERR_NOTFOUND) {
+		if (!describe_first(s, &res->param, prio))
+			after_value(s, &res->param);
+		return;
+	}
+	if (res->err.code != ERR_NOTFOUND) {
 		if (s->locked) {
 			/* The lease is ours: fetch, write and release it. */
 			start_inner(s);
@@ -441,6 +509,7 @@ store_cancel(void *impl)
 	s->inner_busy = false;
 	secret_unref(s->result.value);
 	memset(&s->result, 0, sizeof(s->result));
+	drop_described(s);
 	if (s->locked)
 		store_ssm_lease_drop(s);
 	s->locked = false;

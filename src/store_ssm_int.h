@@ -59,6 +59,8 @@ struct store {
 	int64_t stored_exp_ms;           /* expiry of the value last seen in SSM */
 	char stored_writer[128];         /* ... its writer: the fleet's leader */
 	int64_t warned_version;
+	struct ssm_parameter described; /* a value read, its Description asked for */
+	bool describe_warned;
 	char budget_warned[STORE_SSM_MONTH_LEN];
 	struct token_result result; /* the inner fetch's, until handed out */
 	/* After a value is handed out (store_ssm_write.c): the holder's write

@@ -4,7 +4,9 @@ the OAuth2 issuer.
 Both formats are read back through the emulator's control API and through
 the real AWS SDK (@aws-sdk/client-ssm); a restarted tokend adopts the
 persisted token without calling the issuer; a corrupted, expired or
-wrong-type value is ignored and replaced; ssm: secret references resolve;
+wrong-type value is ignored and replaced; the value layout interoperates
+with the seed's writers and readers (an opaque token's expiry in the
+Description); ssm: secret references resolve;
 a throttling storm or SSM being down never stops tokens from flowing.
 """
 
@@ -117,6 +119,59 @@ def test_persists_value_format(ssm, issuer, tokend_factory):
     assert abs(int(stored["description"][len("expires:"):]) / 1000 - tok["expires_at"]) <= 1
     assert ssm.parameter(PARAM)["type"] == "String"
     assert sdk_get(ssm, PARAM)["Value"] == tok["token"]
+
+
+VALUE_LAYOUT = "ssm_format = value\nssm_type = String\n"
+
+
+def test_value_layout_adopts_a_seed_writers_opaque_token(ssm, issuer, tokend_factory):
+    """The seed's layout, written by another program: an opaque token (no
+    JWT exp) and expires:EPOCH_MS in the Description, which only
+    DescribeParameters returns. tokend adopts it with that expiry."""
+    expires_ms = int(time.time() * 1000) + 600_000
+    ssm.put_parameter(PARAM, "opaque-seed-writer-0123456789", type="String",
+                      description=f"expires:{expires_ms}")
+    t = tokend_factory(conf(issuer, VALUE_LAYOUT), env=env_for(ssm, issuer))
+    tok = harness.wait_for(lambda: served(t), message="no token served")
+    assert tok["token"] == "opaque-seed-writer-0123456789"
+    assert abs(tok["expires_at"] - expires_ms / 1000) <= 1
+    assert listed(t)["source"] == "ssm"
+    assert issuer.count() == 0, "the seed writer's token was not adopted"
+    assert ssm.counts("DescribeParameters").get("ok", 0) >= 1
+
+
+def test_value_layout_refuses_an_opaque_token_whose_description_expired(
+        ssm, issuer, tokend_factory):
+    ssm.put_parameter(PARAM, "opaque-stale-0123456789", type="String",
+                      description=f"expires:{int(time.time() * 1000) - 1000}")
+    t = tokend_factory(conf(issuer, VALUE_LAYOUT), env=env_for(ssm, issuer))
+    tok = harness.wait_for(lambda: served(t), message="no token served")
+    assert tok["token"] != "opaque-stale-0123456789"
+    assert issuer.count() == 1
+    # Replaced in the seed's layout, for the seed's readers.
+    stored = harness.wait_for(
+        lambda: (v := current_value(ssm)) and v["value"] == tok["token"] and v,
+        message="the stale value was not replaced")
+    assert abs(int(stored["description"][len("expires:"):]) / 1000 - tok["expires_at"]) <= 1
+
+
+def test_value_layout_round_trip_of_an_opaque_token(ssm, issuer, tokend_factory):
+    """An opaque token from the issuer, written by one tokend in the value
+    layout, is adopted by the next through its Description."""
+    issuer.fault("answer", count=1, expires_in=600)
+    first = tokend_factory(conf(issuer, VALUE_LAYOUT), env=env_for(ssm, issuer))
+    tok = harness.wait_for(lambda: served(first), message="no token served")
+    assert tok["token"].startswith("opaque-"), tok
+    harness.wait_for(lambda: current_value(ssm), message="nothing persisted")
+    first.expected_exit = {-9}
+    first.kill()
+
+    second = tokend_factory(conf(issuer, VALUE_LAYOUT), env=env_for(ssm, issuer))
+    again = harness.wait_for(lambda: served(second), message="no token after restart")
+    assert again["token"] == tok["token"]
+    assert abs(again["expires_at"] - tok["expires_at"]) <= 1
+    # The fault's answers are not counted as issued: count the requests.
+    assert issuer.token_requests() == 1, "the opaque token was not adopted"
 
 
 @pytest.mark.parametrize("fmt", ["json", "value"])
