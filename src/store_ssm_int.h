@@ -67,6 +67,7 @@ struct store {
 	 * and release, or a write-back, one call at a time. */
 	struct ssm_call *bg_call;
 	struct token_result wb;             /* the value written (a reference) */
+	bool bg_write_back;                 /* a value fetched without the lease */
 	bool bg_release;                    /* then release the lease ... */
 	char bg_nonce[STORE_SSM_NONCE_LEN]; /* ... of this nonce (set: still ours) */
 	int64_t bg_end_mono;                /* the calls' deadline */

@@ -82,7 +82,7 @@ void
 store_ssm_bg_done(struct store *s)
 {
 	s->bg_call = NULL;
-	s->bg_release = false;
+	s->bg_release = s->bg_write_back = false;
 	s->bg_nonce[0] = '\0';
 	secret_unref(s->wb.value);
 	memset(&s->wb, 0, sizeof(s->wb));
@@ -115,17 +115,29 @@ wrote(struct store *s, const struct ssm_result *res)
 	           (long long)res->version);
 }
 
+/* The background write's answer, the holder's or a write-back's; the
+ * holder's lease is released after it. */
 static void
-on_persisted(const struct ssm_result *res, void *arg)
+on_written(const struct ssm_result *res, void *arg)
 {
 	struct store *s = arg;
 
 	s->bg_call = NULL;
 	if (res->err.code == ERR_OK) {
 		wrote(s, res);
+		if (s->bg_write_back) {
+			s->stats.write_backs++;
+			slog_info(s,
+			          "wrote the value fetched without the lease back to ssm "
+			          "%s",
+			          s->def->ssm_parameter);
+		}
 	} else {
 		s->stats.write_failures++;
-		slog_warn(s, "%s; the value is served but not persisted", res->err.msg);
+		slog_warn(s, "%s; %s", res->err.msg,
+		          s->bg_write_back
+		                  ? "the value fetched without the lease is not shared"
+		                  : "the value is served but not persisted");
 	}
 	if (s->bg_release)
 		store_ssm_lease_release_bg(s);
@@ -152,35 +164,16 @@ store_ssm_persist(struct store *s, bool write)
 	if (write && out.err.code == ERR_OK) {
 		s->wb = out;
 		s->wb.value = secret_ref(out.value);
-		s->bg_call = put_value(s, on_persisted, SSM_PRIO_HOLDER, &e);
+		s->bg_call = put_value(s, on_written, SSM_PRIO_HOLDER, &e);
 		if (s->bg_call == NULL) {
 			struct ssm_result failed = { .err = e };
 
-			on_persisted(&failed, s);
+			on_written(&failed, s);
 		}
 	} else if (s->bg_release) {
 		store_ssm_lease_release_bg(s);
 	}
 	store_ssm_deliver(s, &out);
-}
-
-static void
-on_written_back(const struct ssm_result *res, void *arg)
-{
-	struct store *s = arg;
-
-	s->bg_call = NULL;
-	if (res->err.code == ERR_OK) {
-		wrote(s, res);
-		s->stats.write_backs++;
-		slog_info(s, "wrote the value fetched without the lease back to ssm %s",
-		          s->def->ssm_parameter);
-	} else {
-		s->stats.write_failures++;
-		slog_warn(s, "%s; the value fetched without the lease is not shared",
-		          res->err.msg);
-	}
-	store_ssm_bg_done(s);
 }
 
 /* The value fetched without the lease (SSM busy) is handed out at once and
@@ -197,7 +190,8 @@ store_ssm_write_back(struct store *s)
 	s->bg_end_mono = timeutil_mono_ms() + SSM_DEFAULT_DEADLINE_MS;
 	s->wb = out;
 	s->wb.value = secret_ref(out.value);
-	s->bg_call = put_value(s, on_written_back, SSM_PRIO_NORMAL, &e);
+	s->bg_write_back = true;
+	s->bg_call = put_value(s, on_written, SSM_PRIO_NORMAL, &e);
 	if (s->bg_call == NULL) {
 		slog_warn(s, "%s; the value is served but not persisted", e.msg);
 		store_ssm_bg_done(s);
