@@ -231,10 +231,29 @@ try_adopt(struct store *s, const struct ssm_parameter *p)
 	return true;
 }
 
+/* The leader of a warm refresh takes the lease straight away: the stored
+ * value is its own, so reading it and the lock first would only put two
+ * more reads in the fleet's queue before the one call that matters; the
+ * read after the lease still catches a value another wrote meanwhile. */
+static bool
+leads(const struct store *s)
+{
+	return s->first_read && s->held_exp_ms > 0 && !s->urgent_fetch &&
+	       s->def->coordinate == COORDINATE_SSM_LOCK &&
+	       strcmp(s->stored_writer, s->owner) == 0 && !store_ssm_bg_busy(s);
+}
+
 static void
 on_poll_timer(evutil_socket_t fd, short what, void *arg)
 {
-	store_ssm_read(arg);
+	struct store *s = arg;
+
+	if (leads(s)) {
+		s->first_read = false;
+		store_ssm_lease_take(s);
+		return;
+	}
+	store_ssm_read(s);
 }
 
 /* Reads again after the waiter's interval (growing, jittered, never past
@@ -319,8 +338,11 @@ on_described(const struct ssm_result *res, void *arg)
 		after_value(s, &p);
 	} else if (res->err.code == ERR_OK || res->err.code == ERR_NOTFOUND) {
 		store_ssm_read(s); /* it changed meanwhile: read it again */
-	} else if (ssm_result_busy(res) && !s->locked) {
-		store_ssm_failed(s, res);
+	} else if (ssm_result_busy(res)) {
+		if (s->locked)
+			after_no_adopt(s); /* the holder goes on: as in on_read */
+		else
+			store_ssm_failed(s, res);
 	} else {
 		if (!s->describe_warned)
 			slog_warn(s,
@@ -393,9 +415,16 @@ store_ssm_read(struct store *s)
 		s->read_deferred = true;
 		return;
 	}
-	s->call = store_ssm_sent(
-	        s, ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s),
-	        prio);
+	s->call = ssm_get_parameter(s->ssm, s->def->ssm_parameter, true, on_read, s);
+	/* The holder's read after taking the lease only saves an issuer call
+	 * in a rare race; throttled for longer than HOLDER_READ_MS it gives
+	 * up and the issuer is called (the lease is ours), instead of
+	 * retrying behind a fleet's reads until the lease runs out. */
+	if (s->locked)
+		store_ssm_sent_until(s, s->call, prio,
+		                     timeutil_mono_ms() + HOLDER_READ_MS);
+	else
+		store_ssm_sent(s, s->call, prio);
 }
 
 static void
@@ -480,6 +509,7 @@ store_start_fetch(void *impl, token_fetch_done_fn *done, void *arg)
 	/* Every read answers from the loop, never from here. */
 	arm_first_read(s, first_read_delay(s, deadline));
 	s->started = true;
+	s->urgent_fetch = s->urgent;
 	s->urgent = false;
 	return 0;
 }

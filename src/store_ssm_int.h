@@ -19,6 +19,7 @@ struct event;
 #define START_SPREAD_MS 2000 /* the first read at start-up: 0..this late */
 #define LOCK_SLACK_MS   5000
 #define SKEW_SLACK_MS   2000 /* error of the measured skew a lease allows */
+#define HOLDER_READ_MS  2000 /* the holder's read, throttled, gives up after */
 #define MAX_LIFETIME_MS ((int64_t)31 * 24 * 3600 * 1000) /* implausible */
 
 #define slog_warn(s, ...)  log_write(LOG_WARNING, "token", (s)->def->name, __VA_ARGS__)
@@ -39,6 +40,7 @@ struct store {
 	bool inner_busy;
 	bool fetching;               /* between start_fetch and its answer */
 	bool urgent;                 /* a caller waits: no spread for the next fetch */
+	bool urgent_fetch;           /* ... and this is that fetch */
 	bool started;                /* a fetch ran before: no start-up spread */
 	bool first_read;             /* the refresh's first read is not yet answered */
 	bool locked;                 /* we hold the lease NAME.lock */
