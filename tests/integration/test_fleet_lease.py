@@ -1,5 +1,6 @@
-"""The fleet lease NAME.lock against faults: a holder that crashed, a lock
-claiming a far future, a lost PutParameter answer, an instance whose clock
+"""The fleet lease NAME.lock against faults: a holder that crashed (also
+found by twelve instances at once with slow deletes), a lock claiming a
+far future, a lost PutParameter answer, an instance whose clock
 is off from SSM's, a poisoned record, and SSM busy (throttling) that must
 never send an instance to the issuer.
 
@@ -73,6 +74,23 @@ def test_crashed_holder_lease_is_taken_over(ssm, issuer, tokend_factory):
     harness.wait_for(lambda: ssm.parameter(LOCK) is None, message="our lease stayed")
     assert metric(t, "tokend_ssm_lease_takeovers_total") == 1
     assert metric(t, "tokend_ssm_lock_waits_total") == 1
+
+
+def test_slow_deletes_cost_at_most_one_extra_issuer_call(ssm, issuer, tokend_factory):
+    """Twelve instances find the same crashed lease and every
+    DeleteParameter takes 1.5 s: the stale lock is re-read before it is
+    deleted and a release deletes only its own nonce, so a slow delete
+    can remove at most one new holder's lock, once (docs/architecture.md
+    "Why two holders coexist only briefly"); it used to cost up to 3."""
+    plant_lock(ssm, int(time.time()) + 3)
+    ssm.fault("delay", op="DeleteParameter", ms=1500)
+    fleet = [start(ssm, issuer, tokend_factory) for _ in range(12)]
+    for t in fleet:
+        first_token_after(t, 45)
+    assert issuer.count() <= 2, f"{issuer.count()} issuer calls for one crashed lease"
+    assert ssm.counts("DeleteParameter").get("ok", 0) >= 1
+    for t in fleet:
+        assert "fetching without SSM" not in t.log_text()
 
 
 def test_far_future_lock_is_stale_after_a_bounded_span(ssm, issuer, tokend_factory):
