@@ -61,10 +61,10 @@ enum aws_creds_mode {
  * resolved when the config loads (so a missing variable is a config error
  * with its line); ssm:/path[#KEY] is resolved at run time. */
 struct config_secret {
-	char *ref;	      /* as written, minus literals: "env:X", "ssm:/p#k", "literal" */
+	char *ref; /* as written, minus literals: "env:X", "ssm:/p#k", "literal" */
 	struct secret *value; /* NULL until resolved (ssm:) or when unset */
-	char *ssm_name;	      /* ssm: references only */
-	char *ssm_key;	      /* JSON key after '#', or NULL */
+	char *ssm_name;       /* ssm: references only */
+	char *ssm_key;        /* JSON key after '#', or NULL */
 	int line;
 };
 
@@ -111,7 +111,7 @@ struct token_def {
 
 	/* persistence and fleet coordination (SSM) */
 	char *ssm_parameter; /* NULL: not persisted */
-	char *ssm_type;	     /* "SecureString" or "String" */
+	char *ssm_type;      /* "SecureString" or "String" */
 	char *ssm_kms_key_id;
 	char *ssm_tier; /* "Standard" or "Advanced" */
 	enum ssm_format ssm_format;
@@ -164,7 +164,7 @@ struct config {
 int config_load(const char *path, struct config **out, struct err *err);
 /* The same from memory; name stands for the file in messages. */
 int config_load_string(const char *text, const char *name, struct config **out,
-		       struct err *err);
+                       struct err *err);
 void config_free(struct config *cfg);
 
 const struct token_def *config_find_token(const struct config *cfg, const char *name);

@@ -32,11 +32,11 @@ enum config_kind {
 	CONFIG_KIND_ENUM,    /* an enum field, index into choices */
 	CONFIG_KIND_STRENUM, /* a string field holding one of choices */
 	CONFIG_KIND_LOGLEVEL,
-	CONFIG_KIND_CREDS,  /* [aws] credentials and profile */
-	CONFIG_KIND_GROUP,  /* a group name or number; aux: its gid_t */
-	CONFIG_KIND_UIDS,   /* uid_t array; aux: its size_t count */
-	CONFIG_KIND_GIDS,   /* gid_t array; aux: its size_t count */
-	CONFIG_KIND_SECRET, /* struct config_secret */
+	CONFIG_KIND_CREDS,   /* [aws] credentials and profile */
+	CONFIG_KIND_GROUP,   /* a group name or number; aux: its gid_t */
+	CONFIG_KIND_UIDS,    /* uid_t array; aux: its size_t count */
+	CONFIG_KIND_GIDS,    /* gid_t array; aux: its size_t count */
+	CONFIG_KIND_SECRET,  /* struct config_secret */
 	CONFIG_KIND_STRLIST, /* char * array; aux: its size_t count; repeatable */
 };
 

@@ -360,7 +360,7 @@ struct oauth2_source {
 	char warned_scope[256]; /* the narrowed grant last warned about */
 	struct oauth2_tls tls;
 	struct oauth2_disco *disco; /* issuer without token_url; else NULL */
-	EVP_PKEY *key; /* private_key_jwt, once client_key is resolved */
+	EVP_PKEY *key;              /* private_key_jwt, once client_key is resolved */
 	enum oauth2_alg alg;
 };
 
@@ -451,11 +451,10 @@ make_assertion(struct oauth2_source *s, const struct secret *secret, const char 
 
 	*out = NULL;
 	if (def->client_auth == OAUTH2_AUTH_SECRET_JWT)
-		*out = oauth2_assertion_hs256(def->client_id, aud,
-		                              secret->data, now_s);
+		*out = oauth2_assertion_hs256(def->client_id, aud, secret->data, now_s);
 	else if (def->client_auth == OAUTH2_AUTH_KEY_JWT)
-		*out = oauth2_assertion_key(def->client_id, aud,
-		                            def->client_key_id, s->alg, s->key, now_s);
+		*out = oauth2_assertion_key(def->client_id, aud, def->client_key_id,
+		                            s->alg, s->key, now_s);
 	else
 		return 0;
 	if (*out == NULL)

@@ -5,10 +5,10 @@
  * A fleet sharing one value refreshes it in turns. Every instance's refresh
  * timer fires at the same point (token_source_ops.spreads_refresh): the
  * start of the value's jitter window. The instance that wrote the stored
- * value (the leader) takes the lease at once (store_ssm.c) and refreshes. Every other (a follower) draws its first read uniformly from
- * what is left of its window after the leader's turn, so that N followers
- * cost N reads spread over the window instead of a burst, and almost all
- * find the leader's new value with that one read. */
+ * value (the leader) takes the lease at once (store_ssm.c) and refreshes. Every other (a
+ * follower) draws its first read uniformly from what is left of its window after the
+ * leader's turn, so that N followers cost N reads spread over the window instead of a
+ * burst, and almost all find the leader's new value with that one read. */
 #ifndef TOKEND_STORE_SSM_PACE_H
 #define TOKEND_STORE_SSM_PACE_H
 

@@ -148,7 +148,8 @@ START_TEST(test_error)
 	json_t *o = token_json_error("unavailable", "no value \"yet\"");
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-	ck_assert_str_eq(s, "{\"error\":\"unavailable\",\"message\":\"no value \\\"yet\\\"\"}");
+	ck_assert_str_eq(
+	        s, "{\"error\":\"unavailable\",\"message\":\"no value \\\"yet\\\"\"}");
 	free(s);
 	json_decref(o);
 }
