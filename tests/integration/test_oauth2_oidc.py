@@ -99,6 +99,18 @@ def wait_token(tokend, timeout=15):
                     message=f"no token:\n{tokend.log_text()[-3000:]}")
 
 
+def assert_replay_refused(server, assertion):
+    """oidc-provider's own replay detection refuses an assertion (its jti)
+    presented a second time."""
+    body = ("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth"
+            "%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + assertion)
+    status, _, answer = server.request("POST", "/token", body=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 401 and b"invalid_client" in answer, (status, answer)
+    detail = server.control("requests")["requests"][-1]["detail"]
+    assert detail == "client assertion tokens must only be used once", detail
+
+
 def wait_failure(tokend, pattern):
     def failed():
         s = summary(tokend)
@@ -218,13 +230,7 @@ def test_client_secret_jwt_is_accepted_once_and_a_wrong_secret_refused(oidc_fact
     assert claims["aud"] == f"{server.url}/token" and claims["exp"] - claims["iat"] == 60
     assert CLIENT_SECRET not in tokend.log_text() and req["assertion"] not in tokend.log_text()
     # The server's own replay detection refuses the same jti twice.
-    body = ("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth"
-            "%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" + req["assertion"])
-    status, _, answer = server.request("POST", "/token", body=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded"})
-    assert status == 401 and b"invalid_client" in answer, (status, answer)
-    detail = server.control("requests")["requests"][-1]["detail"]
-    assert detail == "client assertion tokens must only be used once", detail
+    assert_replay_refused(server, req["assertion"])
     tokend.stop()
     tokend = tokend_factory(config(server, client_id=JWT_CLIENT_ID, auth="client_secret_jwt",
                                    secret="not-the-secret-0123456789abcdef"))
