@@ -349,8 +349,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	ssm_sched_leave(call->client->sched, &call->wait);
 	if (call->res.err.code == ERR_OK)
 		err_set(&e, ERR_THROTTLED,
-		        "ssm %s %s: no send slot in the SSM budget (%.1f/s) before the "
-		        "deadline",
+		        "ssm %s %s: no send slot in the SSM budget (%.1f/s since SSM "
+		        "throttled) before the deadline",
 		        ssm_op_name(call->op), call->name,
 		        ssm_sched_rate(call->client->sched, call->wait.family));
 	else
