@@ -68,10 +68,15 @@ def metric(tokend, name, **labels):
 
 
 def wait_failure(tokend, pattern, timeout=15):
-    """Waits until last_error matches pattern; returns the summary."""
+    """Waits until the token is between retries with last_error matching
+    pattern; returns the summary. A retry can already be in flight when the
+    error first shows (state "refreshing"), so the state is part of the wait,
+    not an assertion on the first match."""
     def failed():
         s = socket_up(tokend)
-        return s if s and re.search(pattern, s.get("last_error") or "") else None
+        if not s or s.get("state") != "retrying":
+            return None
+        return s if re.search(pattern, s.get("last_error") or "") else None
     return wait_for(failed, timeout=timeout,
                     message=f"no last_error matching {pattern!r}:\n{tokend.log_text()[-3000:]}")
 
