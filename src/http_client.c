@@ -84,8 +84,6 @@ struct http_client {
 	struct call_list done;
 	LIST_HEAD(, http_sock) socks;
 	char *noproxy;
-	http_observer_fn *observer;
-	void *observer_arg;
 	int dispatching; /* > 0 while callbacks run */
 	bool freeing;    /* http_client_free was called from a callback */
 };
@@ -470,10 +468,8 @@ result_to_err(const struct http_call *call, struct err *err)
 static void
 call_complete(struct http_call *call)
 {
-	struct http_client *client = call->client;
 	struct http_response resp = { 0 };
 	curl_off_t total_us = 0;
-	char *url;
 
 	result_to_err(call, &resp.err);
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -487,11 +483,6 @@ call_complete(struct http_call *call)
 	resp.nheaders = call->nheaders;
 
 	call->state = CALL_IN_CALLBACK;
-	if (resp.err.code == ERR_OK && client->observer != NULL) {
-		url = http_url_where(call->url, NULL);
-		client->observer(&resp, url, client->observer_arg);
-		free(url);
-	}
 	call->cb(&resp, call->arg);
 }
 
@@ -674,13 +665,6 @@ http_client_new(struct event_base *base, struct err *err)
 	curl_multi_setopt(client->multi, CURLMOPT_TIMERDATA, client);
 out:
 	return client;
-}
-
-void
-http_client_set_observer(struct http_client *client, http_observer_fn *fn, void *arg)
-{
-	client->observer = fn;
-	client->observer_arg = arg;
 }
 
 static void

@@ -62,13 +62,6 @@ struct http_response {
  * header values are wiped when the callback returns. */
 typedef void http_done_fn(const struct http_response *resp, void *arg);
 
-/* Sees every response that arrived (resp->err.code == ERR_OK), just before
- * its own callback runs; url has no query or fragment. The AWS code reads
- * the Date header here to measure clock skew. It must not start, cancel or
- * free anything. */
-typedef void http_observer_fn(const struct http_response *resp, const char *url,
-                              void *arg);
-
 struct http_client *http_client_new(struct event_base *base, struct err *err);
 /* Cancels every call under way (their callbacks are not called). */
 void http_client_free(struct http_client *client);
@@ -86,10 +79,6 @@ struct http_call *http_client_start(struct http_client *client,
  * inside the call's own callback it does nothing either (the call ends
  * when the callback returns). */
 void http_call_cancel(struct http_call *call);
-
-/* One client-wide observer (NULL fn removes it). */
-void http_client_set_observer(struct http_client *client, http_observer_fn *fn,
-                              void *arg);
 
 /* Case-insensitive lookup; NULL when absent. */
 const char *http_response_header(const struct http_response *resp, const char *name);

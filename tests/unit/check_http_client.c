@@ -531,39 +531,6 @@ START_TEST(test_callback_frees_client)
 }
 END_TEST
 
-struct observed {
-	int calls;
-	char url[256];
-	bool had_date;
-};
-
-static void
-on_observe(const struct http_response *resp, const char *u, void *arg)
-{
-	struct observed *o = arg;
-
-	o->calls++;
-	snprintf(o->url, sizeof(o->url), "%s", u);
-	o->had_date = http_response_header(resp, "date") != NULL;
-	/* The observer runs before the call's own callback. */
-	ck_assert_int_eq(fx.res[0].calls, 0);
-}
-
-START_TEST(test_observer)
-{
-	struct observed o = { 0 };
-	char want[64];
-
-	http_client_set_observer(fx.client, on_observe, &o);
-	start("GET", "/echo?token=secret#frag", &fx.res[0]);
-	wait_for(1);
-	ck_assert_int_eq(o.calls, 1);
-	ck_assert(o.had_date);
-	snprintf(want, sizeof(want), "http://127.0.0.1:%d/echo", fx.port);
-	ck_assert_str_eq(o.url, want);
-}
-END_TEST
-
 static const struct {
 	const char *method;
 	const char *url;
@@ -687,7 +654,6 @@ http_client_suite(void)
 	tcase_add_test(tc, test_many_concurrent);
 	tcase_add_test(tc, test_callback_starts_call);
 	tcase_add_test(tc, test_callback_frees_client);
-	tcase_add_test(tc, test_observer);
 	tcase_add_loop_test(tc, test_refused_at_start, 0, N(refused_cases));
 	tcase_add_test(tc, test_free_null_and_idle);
 	suite_add_tcase(s, tc);
