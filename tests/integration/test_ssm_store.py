@@ -225,6 +225,11 @@ def test_corrupted_between_runs(ssm, issuer, tokend_factory):
     first = tokend_factory(conf(issuer), env=env_for(ssm, issuer))
     old = harness.wait_for(lambda: served(first), message="no token served")
     harness.wait_for(lambda: current_value(ssm), message="nothing persisted")
+    # Served first, persisted after: the release follows the write. Stop
+    # only once it is done, so that this checks a corrupt value, not a
+    # lease left behind by a stopped holder (test_fleet_lease.py's case).
+    harness.wait_for(lambda: ssm.parameter(PARAM + ".lock") is None, timeout=10,
+                     message="the lease was not released")
     first.stop()
     ssm.corrupt(PARAM)
     second = tokend_factory(conf(issuer), env=env_for(ssm, issuer))
