@@ -115,10 +115,7 @@ http_url_where(CURLU *u, const char *method)
 	curl_url_set(copy, CURLUPART_FRAGMENT, NULL, 0);
 	if (curl_url_get(copy, CURLUPART_URL, &s, 0) != CURLUE_OK)
 		s = NULL;
-	if (method != NULL)
-		xasprintf(&where, "%s %s", method, s != NULL ? s : "?");
-	else
-		where = xstrdup(s != NULL ? s : "?");
+	xasprintf(&where, "%s %s", method, s != NULL ? s : "?");
 	curl_free(s);
 	curl_url_cleanup(copy);
 	return where;

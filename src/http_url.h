@@ -12,8 +12,8 @@
  * err (ERR_CONFIG) when refused; free with curl_url_cleanup. */
 CURLU *http_url_parse(const char *url, struct err *err);
 
-/* "METHOD scheme://host[:port]/path" (just the URL when method is NULL):
- * no query or fragment, so safe for messages. The caller frees it. */
+/* "METHOD scheme://host[:port]/path": no query or fragment, so safe for
+ * messages. The caller frees it. */
 char *http_url_where(CURLU *u, const char *method);
 
 #endif
