@@ -78,7 +78,7 @@ def wait_failure(tokend, pattern, timeout=15):
             return None
         return s if re.search(pattern, s.get("last_error") or "") else None
     return wait_for(failed, timeout=timeout,
-                    message=f"no last_error matching {pattern!r}:\n{tokend.log_text()[-3000:]}")
+                    message=f"not retrying with a last_error matching {pattern!r}:\n{tokend.log_text()[-3000:]}")
 
 
 def wait_token(tokend, timeout=15, newer_than=0):

@@ -69,6 +69,13 @@ def current_value(ssm, name=PARAM):
     return None if param is None else param["versions"][-1]
 
 
+def wait_released(ssm, name=PARAM):
+    """Served first, persisted after: the lease is deleted after the value
+    is written."""
+    harness.wait_for(lambda: ssm.parameter(name + ".lock") is None, timeout=10,
+                     message="the lease was not released")
+
+
 def sdk_get(ssm, name):
     """GetParameter WithDecryption through @aws-sdk/client-ssm."""
     script = f"""
@@ -103,9 +110,7 @@ def test_persists_json(ssm, issuer, tokend_factory):
     param = sdk_get(ssm, PARAM)
     assert param["Type"] == "SecureString"
     assert json.loads(param["Value"])["token"] == tok["token"]
-    # The lease is released after the value is written (served first).
-    harness.wait_for(lambda: ssm.parameter(PARAM + ".lock") is None, timeout=10,
-                     message="the lease was not released")
+    wait_released(ssm)
     assert issuer.count() == 1
 
 
@@ -225,11 +230,9 @@ def test_corrupted_between_runs(ssm, issuer, tokend_factory):
     first = tokend_factory(conf(issuer), env=env_for(ssm, issuer))
     old = harness.wait_for(lambda: served(first), message="no token served")
     harness.wait_for(lambda: current_value(ssm), message="nothing persisted")
-    # Served first, persisted after: the release follows the write. Stop
-    # only once it is done, so that this checks a corrupt value, not a
-    # lease left behind by a stopped holder (test_fleet_lease.py's case).
-    harness.wait_for(lambda: ssm.parameter(PARAM + ".lock") is None, timeout=10,
-                     message="the lease was not released")
+    # A corrupt value, not a lease left behind by a stopped holder
+    # (test_fleet_lease.py's case): stop only after the release.
+    wait_released(ssm)
     first.stop()
     ssm.corrupt(PARAM)
     second = tokend_factory(conf(issuer), env=env_for(ssm, issuer))
