@@ -123,6 +123,18 @@ def exchange(tokend, payload, timeout=5.0):
     return status_of(data), data
 
 
+def accepts_connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect(path)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        s.close()
+
+
 def served(tokend, token):
     """A normal client on a new connection still gets the token."""
     status, doc = tokend.get_json("/v1/tokens/api")
@@ -578,4 +590,8 @@ def test_the_listen_backlog_is_short(issuer, tokend_factory):
     finally:
         for s in held:
             s.close()
+    # Closed clients stay in the accept queue until tokend drains it: a new
+    # connect may meet a full queue until then.
+    harness.wait_for(lambda: accepts_connect(tokend.socket), timeout=10,
+                     message="tokend did not drain its accept queue")
     served(tokend, token)

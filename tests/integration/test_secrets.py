@@ -173,11 +173,14 @@ def test_daemon_is_not_dumpable(issuer, tokend_bin):
         wrapper.chmod(0o755)
         binary = str(wrapper)
         # A process that does not call prctl keeps its /proc files: the
-        # observable is real on this kernel.
+        # observable is real on this kernel. Between setpriv's setresuid
+        # (which makes it non-dumpable) and its exec of sleep (which makes
+        # it dumpable again) the owner is root: wait for the exec.
         control = subprocess.Popen(["setpriv", *NOBODY.split(), "sleep", "30"])
         try:
-            wait_for(lambda: _proc_owner(control.pid)[1] == 65534, timeout=5)
-            assert _proc_owner(control.pid) == (65534, 65534)
+            wait_for(lambda: _proc_owner(control.pid) == (65534, 65534), timeout=5,
+                     message=f"/proc of a plain process run as nobody is not "
+                             f"nobody's: {_proc_owner(control.pid)}")
         finally:
             control.kill()
             control.wait()
