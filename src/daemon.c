@@ -16,6 +16,7 @@
 #include "clockstep.h"
 #include "config.h"
 #include "config_source.h"
+#include "drain.h"
 #include "http_client.h"
 #include "log.h"
 #include "metrics.h"
@@ -31,8 +32,12 @@
 #include "token.h"
 #include "xalloc.h"
 
-#define ONCE_DRAIN_MS      10000
-#define ONCE_DRAIN_STEP_MS 20
+/* How long the SSM writes and lease releases under way may hold up an
+ * exit: --once exists to persist, so it waits longer; a stop must stay
+ * well inside ECS's 30 s stopTimeout and systemd's TimeoutStopSec. */
+#define ONCE_DRAIN_MS     10000
+#define SHUTDOWN_DRAIN_MS 3000
+#define LEASE_DROP_MS     2000
 
 static int
 make_inner_source(struct daemon *d, const struct token_def *def, struct token_source *src,
@@ -102,25 +107,17 @@ update_status(struct daemon *d)
 	}
 }
 
-/* A value is served before it is written (store_ssm_write.c): --once
- * waits for the writes and lease releases under way, up to
- * ONCE_DRAIN_MS, so that it exits with its values persisted. */
+/* A value is served before it is written (store_ssm_write.c): --once and
+ * a stop wait for the writes and lease releases under way, so that the
+ * values are persisted and the fleet's next reader finds no lease. */
 static void
-on_once_drain(evutil_socket_t fd, short what, void *arg)
+on_drained(bool finished, void *arg)
 {
 	struct daemon *d = arg;
-	size_t n = token_table_count(d->tokens);
-	bool busy = false;
-	struct timeval tv = { 0, ONCE_DRAIN_STEP_MS * 1000 };
 
-	for (size_t i = 0; i < n && !busy; i++)
-		busy = store_ssm_persisting(&token_table_at(d->tokens, i)->source);
-	if (busy && d->once_waits++ < ONCE_DRAIN_MS / ONCE_DRAIN_STEP_MS) {
-		evtimer_add(d->once_timer, &tv);
-		return;
-	}
-	if (busy)
-		log_warn("--once: exiting with a write to SSM still under way");
+	if (!finished)
+		log_warn("%s: exiting with a write to SSM still under way",
+		         d->once ? "--once" : "shutdown");
 	/* loopexit, not loopbreak: this may run before the loop starts (no
 	 * tokens), and a break set then is forgotten. */
 	event_base_loopexit(d->base, NULL);
@@ -150,10 +147,7 @@ finish_once(struct daemon *d)
 	}
 	fflush(stdout);
 	d->exit_code = valid == n ? 0 : 1;
-	d->once_timer = evtimer_new(d->base, on_once_drain, d);
-	if (d->once_timer == NULL)
-		abort(); /* out of memory, as xmalloc */
-	on_once_drain(-1, 0, d);
+	d->drain = drain_writes(d->base, d->tokens, ONCE_DRAIN_MS, on_drained, d);
 }
 
 static void
@@ -243,9 +237,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_reload(d);
 		return;
 	}
+	if (d->stopping || d->drain != NULL) {
+		/* A second signal, or one during --once's wait: no more waiting. */
+		log_notice("%s: exiting now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		event_base_loopbreak(d->base);
+		return;
+	}
 	log_notice("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	notify_stopping();
-	event_base_loopbreak(d->base);
+	d->stopping = true;
+	d->drain = drain_writes(d->base, d->tokens, SHUTDOWN_DRAIN_MS, on_drained, d);
 }
 
 static bool uses_ssm(const struct config *cfg);
@@ -651,6 +652,16 @@ daemon_run(struct daemon *d)
 	return d->exit_code;
 }
 
+static void
+del_events(struct daemon *d)
+{
+	struct event *evs[] = { d->startup_timer, d->watchdog_timer, d->sighup };
+
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i] != NULL)
+			event_del(evs[i]);
+}
+
 void
 daemon_fini(struct daemon *d)
 {
@@ -660,7 +671,16 @@ daemon_fini(struct daemon *d)
 	clockstep_free(d->clock);
 	store_ssm_secrets_cancel(d->secrets);
 	config_free(d->pending);
+	drain_free(d->drain); /* before the tokens it reads */
+	d->drain = NULL;
+	d->stopping = true;
 	token_table_free(d->tokens);
+	d->tokens = NULL;
+	/* A token cancelled holding its lease sent the lease's delete: it
+	 * goes out before the SSM client, or the fleet waits the lease out.
+	 * Only SIGTERM and SIGINT may run meanwhile (and end the wait). */
+	del_events(d);
+	drain_ssm_calls(d->base, d->ssm, LEASE_DROP_MS);
 	ssm_client_free(d->ssm); /* after the tokens: their stores hold calls */
 	aws_creds_free(d->creds);
 	http_client_free(d->http);
@@ -668,8 +688,6 @@ daemon_fini(struct daemon *d)
 		event_free(d->startup_timer);
 	if (d->watchdog_timer != NULL)
 		event_free(d->watchdog_timer);
-	if (d->once_timer != NULL)
-		event_free(d->once_timer);
 	if (d->sigterm != NULL)
 		event_free(d->sigterm);
 	if (d->sigint != NULL)

@@ -25,8 +25,8 @@ struct daemon {
 
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
-	struct event *once_timer; /* --once: waits for the stores' writes */
-	int once_waits;
+	struct drain *drain;    /* --once or SIGTERM: waits for the stores' writes */
+	bool stopping;          /* a signal came, or daemon_fini runs */
 	struct config *pending; /* a reload waiting for its ssm: secrets */
 	/* A SIGHUP came while start-up or a reload was still resolving ssm:
 	 * secrets: it runs when they are done, never beside them. */
@@ -50,9 +50,11 @@ int daemon_init(struct daemon *d, struct config *cfg, unsigned flags, struct err
  * ssm: secrets of the start-up or of a reload are still being read, the
  * reload is deferred until they are done. */
 void daemon_reload(struct daemon *d);
-/* Runs the loop until SIGTERM/SIGINT; returns the process exit code. */
+/* Runs the loop until SIGTERM/SIGINT (then the SSM writes under way get
+ * up to 3 s, a second signal ends the wait); returns the exit code. */
 int daemon_run(struct daemon *d);
-/* Frees everything daemon_init built. Safe after a failed init. */
+/* Frees everything daemon_init built; the lease deletes of tokens cancelled
+ * mid-refresh get up to 2 s to reach SSM first. Safe after a failed init. */
 void daemon_fini(struct daemon *d);
 
 #endif

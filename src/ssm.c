@@ -177,6 +177,12 @@ ssm_client_base(const struct ssm_client *c)
 	return c->base;
 }
 
+bool
+ssm_client_busy(const struct ssm_client *c)
+{
+	return c->calls != NULL;
+}
+
 const struct ssm_stats *
 ssm_client_stats(const struct ssm_client *c)
 {

@@ -128,6 +128,9 @@ void ssm_client_set_retry(struct ssm_client *client, unsigned max_attempts,
                           int64_t base_ms, int64_t cap_ms);
 
 struct event_base *ssm_client_base(const struct ssm_client *client);
+/* A call is under way (sent, waiting for credentials, a budget token or
+ * a retry): the shutdown drain waits for these (drain.h). */
+bool ssm_client_busy(const struct ssm_client *client);
 const struct ssm_stats *ssm_client_stats(const struct ssm_client *client);
 /* The sends per second the family's budget allows now; 0 while it is off
  * (SSM has not throttled us lately: no limit). */

@@ -305,6 +305,8 @@ on_abandoned_unlock(const struct ssm_result *res, void *arg)
 void
 store_ssm_lease_drop(struct store *s)
 {
+	slog_info(s, "ssm %s: refresh cancelled holding the lease; releasing it",
+	          s->lock_name);
 	(void)store_ssm_sent_until(
 	        s, ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock, NULL),
 	        SSM_PRIO_HOLDER, timeutil_mono_ms() + 2000);

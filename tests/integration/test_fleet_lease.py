@@ -1,8 +1,9 @@
 """The fleet lease NAME.lock against faults: a holder that crashed (also
 found by twelve instances at once with slow deletes), a lock claiming a
 far future, a lost PutParameter answer, an instance whose clock
-is off from SSM's, a poisoned record, and SSM busy (throttling) that must
-never send an instance to the issuer.
+is off from SSM's, a poisoned record, SSM busy (throttling) that must
+never send an instance to the issuer, and a holder stopped mid-refresh or
+mid-write, which must leave no lease and lose no value.
 
 Each planted lock is a real record in the SSM emulator; the instance under
 test must serve its first token within the bound the protocol promises
@@ -177,3 +178,43 @@ def test_cold_wait_bounds_a_busy_ssm(ssm, issuer, tokend_factory):
     assert "cold deadline" in t.log_text()
     assert metric(t, "tokend_ssm_fallbacks_total", reason="deadline") == 1
     assert metric(t, "tokend_ssm_fallbacks_total", reason="unusable") == 0
+
+
+def start_patient(ssm, issuer, tokend_factory):
+    """request_timeout 10s: a slow issuer keeps the lease held."""
+    config = harness.ssm_token_config(
+        issuer, PARAM, token_extra="request_timeout = 10s\nssm_cold_wait = 60s\n")
+    return tokend_factory(config, env=harness.ssm_token_env(ssm, issuer), wait_ready=False)
+
+
+def test_stop_mid_refresh_releases_the_lease(ssm, issuer, tokend_factory):
+    # SIGTERM while the lease is held (the issuer is slow): the lease's
+    # delete reaches SSM before tokend exits, or every instance started
+    # next would wait the lease out.
+    issuer.fault("delay", count=1, ms=8000)
+    t = start_patient(ssm, issuer, tokend_factory)
+    harness.wait_for(lambda: ssm.parameter(LOCK) is not None, timeout=20,
+                     message="no lease taken")
+    code = t.stop()
+    log = t.log_text()
+    assert code == 0, log[-2000:]
+    assert ssm.parameter(LOCK) is None, "the stopped holder's lease stayed:\n" + log[-2000:]
+    assert "releasing it" in log, log[-2000:]
+
+
+def test_stop_mid_write_persists_the_value(ssm, issuer, tokend_factory):
+    # Served first, persisted after: a stop right after the first token
+    # is served still writes it (slow PutParameter) and releases the lease.
+    ssm.fault("delay", op="PutParameter", ms=1500)
+    t = start_patient(ssm, issuer, tokend_factory)
+    tok = harness.wait_for(lambda: served(t), timeout=20, interval=0.02,
+                           message="no token served")
+    assert ssm.parameter(PARAM) is None, "written before served: nothing to test"
+    code = t.stop()
+    log = t.log_text()
+    assert code == 0, log[-2000:]
+    stored = ssm.parameter(PARAM)
+    assert stored is not None, "the value served was not persisted:\n" + log[-2000:]
+    assert json.loads(stored["versions"][-1]["value"])["token"] == tok["token"]
+    assert ssm.parameter(LOCK) is None, "the lease stayed:\n" + log[-2000:]
+    assert "still under way" not in log, log[-2000:]
