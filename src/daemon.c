@@ -204,7 +204,8 @@ static void
 on_credentials_change(void *arg)
 {
 	struct daemon *d = arg;
-	size_t n = token_table_count(d->tokens);
+	/* NULL while daemon_fini waits for the last lease deletes. */
+	size_t n = d->tokens != NULL ? token_table_count(d->tokens) : 0;
 
 	/* A token signed with the old credentials dies with them: re-sign now. */
 	for (size_t i = 0; i < n; i++) {
