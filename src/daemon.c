@@ -37,7 +37,6 @@
  * well inside ECS's 30 s stopTimeout and systemd's TimeoutStopSec. */
 #define ONCE_DRAIN_MS     10000
 #define SHUTDOWN_DRAIN_MS 3000
-#define LEASE_DROP_MS     2000
 
 static int
 make_inner_source(struct daemon *d, const struct token_def *def, struct token_source *src,
@@ -238,15 +237,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		daemon_reload(d);
 		return;
 	}
-	if (d->stopping || d->drain != NULL) {
-		/* A second signal, or one during --once's wait: no more waiting. */
+	if (d->drain != NULL || d->tokens == NULL) {
+		/* A second signal, one during --once's wait, or one while
+		 * daemon_fini waits for the lease deletes: no more waiting. */
 		log_notice("%s: exiting now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		event_base_loopbreak(d->base);
 		return;
 	}
 	log_notice("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	notify_stopping();
-	d->stopping = true;
 	d->drain = drain_writes(d->base, d->tokens, SHUTDOWN_DRAIN_MS, on_drained, d);
 }
 
@@ -674,14 +673,13 @@ daemon_fini(struct daemon *d)
 	config_free(d->pending);
 	drain_free(d->drain); /* before the tokens it reads */
 	d->drain = NULL;
-	d->stopping = true;
 	token_table_free(d->tokens);
 	d->tokens = NULL;
 	/* A token cancelled holding its lease sent the lease's delete: it
 	 * goes out before the SSM client, or the fleet waits the lease out.
 	 * Only SIGTERM and SIGINT may run meanwhile (and end the wait). */
 	del_events(d);
-	drain_ssm_calls(d->base, d->ssm, LEASE_DROP_MS);
+	drain_ssm_calls(d->base, d->ssm, STORE_SSM_DROP_MS);
 	ssm_client_free(d->ssm); /* after the tokens: their stores hold calls */
 	aws_creds_free(d->creds);
 	http_client_free(d->http);

@@ -26,7 +26,6 @@ struct daemon {
 	struct event *sigterm, *sigint, *sighup;
 	struct event *startup_timer, *watchdog_timer;
 	struct drain *drain;    /* --once or SIGTERM: waits for the stores' writes */
-	bool stopping;          /* a signal came, or daemon_fini runs */
 	struct config *pending; /* a reload waiting for its ssm: secrets */
 	/* A SIGHUP came while start-up or a reload was still resolving ssm:
 	 * secrets: it runs when they are done, never beside them. */

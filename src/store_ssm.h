@@ -72,6 +72,11 @@ int store_ssm_wrap(const struct token_def *def, struct ssm_client *ssm,
 /* The counters of a wrapped source, NULL for any other source. */
 const struct store_ssm_stats *store_ssm_stats(const struct token_source *src);
 
+/* A source freed holding its lease (reload, shutdown) sends the lease's
+ * delete with this deadline and nothing waits for it: whoever frees the
+ * SSM client after a shutdown gives it that long to go out. */
+#define STORE_SSM_DROP_MS 2000
+
 /* True while a value already handed out is still being written to SSM or
  * its lease released (serve first, persist after); false for a source
  * that is not wrapped. */

@@ -309,5 +309,5 @@ store_ssm_lease_drop(struct store *s)
 	          s->lock_name);
 	(void)store_ssm_sent_until(
 	        s, ssm_delete_parameter(s->ssm, s->lock_name, on_abandoned_unlock, NULL),
-	        SSM_PRIO_HOLDER, timeutil_mono_ms() + 2000);
+	        SSM_PRIO_HOLDER, timeutil_mono_ms() + STORE_SSM_DROP_MS);
 }
