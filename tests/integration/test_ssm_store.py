@@ -230,8 +230,8 @@ def test_corrupted_between_runs(ssm, issuer, tokend_factory):
     first = tokend_factory(conf(issuer), env=env_for(ssm, issuer))
     old = harness.wait_for(lambda: served(first), message="no token served")
     harness.wait_for(lambda: current_value(ssm), message="nothing persisted")
-    # A corrupt value, not a lease left behind by a stopped holder
-    # (test_fleet_lease.py's case): stop only after the release.
+    # Only a corrupt value: the first instance stops after its persist is
+    # done (a stop in the middle of it is test_fleet_lease.py's case).
     wait_released(ssm)
     first.stop()
     ssm.corrupt(PARAM)
