@@ -14,13 +14,14 @@
 
 struct event;
 
-#define POLL_FIRST_MS   500  /* a waiter's first poll; then x1.5 ... */
-#define POLL_MAX_MS     4000 /* ... up to this, each jittered +-25% */
-#define START_SPREAD_MS 2000 /* the first read at start-up: 0..this late */
-#define LOCK_SLACK_MS   5000
-#define SKEW_SLACK_MS   2000 /* error of the measured skew a lease allows */
-#define HOLDER_READ_MS  2000 /* the holder's read, throttled, gives up after */
-#define MAX_LIFETIME_MS ((int64_t)31 * 24 * 3600 * 1000) /* implausible */
+#define POLL_FIRST_MS      500  /* a waiter's first poll; then x1.5 ... */
+#define POLL_MAX_MS        4000 /* ... up to this, each jittered +-25% */
+#define START_SPREAD_MS    2000 /* the first read at start-up: 0..this late */
+#define LOCK_SLACK_MS      5000
+#define SKEW_SLACK_MS      2000 /* error of the measured skew a lease allows */
+#define HOLDER_READ_MS     2000 /* the holder's read, throttled, gives up after */
+#define TAKEOVER_SPREAD_MS 1000 /* waiters judge a lease over 0..this late */
+#define MAX_LIFETIME_MS    ((int64_t)31 * 24 * 3600 * 1000) /* implausible */
 
 #define slog_warn(s, ...)  log_write(LOG_WARNING, "token", (s)->def->name, __VA_ARGS__)
 #define slog_info(s, ...)  log_write(LOG_INFO, "token", (s)->def->name, __VA_ARGS__)

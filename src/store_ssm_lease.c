@@ -55,11 +55,16 @@ lock_stale(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
 
 /* Cold, a live lease is waited out whatever ssm_cold_wait says: its end
  * is bounded, and the takeover that follows costs one issuer call where
- * giving up costs one per waiter. Warm, the held value's deadline rules. */
+ * giving up costs one per waiter. Warm, the held value's deadline rules.
+ * Every waiter of one lease would find it stale at the same instant and
+ * race to take it over (SSM deletes unconditionally: two may win); each
+ * looks a random part of TAKEOVER_SPREAD_MS later, so the first taker's
+ * lock is usually in place before the next one looks. */
 static void
 wait_out(struct store *s, const struct store_ssm_lock *l, int64_t modified_ms)
 {
-	int64_t left = lock_until_ms(s, l, modified_ms) + SKEW_SLACK_MS + 250 -
+	int64_t spread = (int64_t)(store_ssm_rnd32() % (TAKEOVER_SPREAD_MS + 1));
+	int64_t left = lock_until_ms(s, l, modified_ms) + SKEW_SLACK_MS + 250 + spread -
 	               ssm_client_now_ms(s->ssm);
 	int64_t end = timeutil_mono_ms() + left;
 
